@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make quickstart` (the main job) and `make test` (the test suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip -q --disable-pip-version-check
+
+.PHONY: install dev quickstart test clean
+
+$(VENV)/.deps: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	# the CPU build of torch first, so pip does not pick multi-GB CUDA wheels
+	$(PIP) install "torch==2.13.*"
+	$(PIP) install ".[test]"
+	touch $@
+
+# A regular (non-editable) install: what users get, and what the tests check (plugins, cards, data in the wheel).
+install: $(VENV)/.deps
+	$(PIP) install --no-deps --force-reinstall .
+
+# Editable install for development.
+dev: $(VENV)/.deps
+	$(PIP) install --no-deps -e .
+
+quickstart: install
+	$(VENV)/bin/hubembed train --plugin mnr --output runs/mnr --overwrite
+
+test: install
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info runs

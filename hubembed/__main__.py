@@ -1,0 +1,3 @@
+from hubembed.cli import main
+
+main()

@@ -1,0 +1,65 @@
+"""Real data shipped in the wheel (see hubembed/data/ATTRIBUTION.md), used when the Hub cannot be reached."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BundledData:
+    file: str
+    hub_id: str  # the Hub dataset the file comes from, for cards and model-index
+    revision: str
+    description: str
+
+    @property
+    def path(self) -> Path:
+        return Path(str(files("hubembed") / "data" / self.file))
+
+
+NLI_SAMPLE = BundledData(
+    "nli-sample.csv.gz",
+    "Tikquuss/nli_dataset",
+    "6a11ce69",
+    "bundled MultiNLI/SNLI sample (8,920 labelled pairs)",
+)
+STSB = {
+    split: BundledData(
+        f"stsb-en-{split}.csv.gz", "PhilipMay/stsb-multi-mt", "30de0dec", f"bundled STS Benchmark {split} split"
+    )
+    for split in ("train", "dev", "test")
+}
+
+
+def read_stsb(split: str) -> tuple[list[str], list[str], list[float]]:
+    """STSB rows of a split as (sentences1, sentences2, gold scores 0-5)."""
+    import csv
+    import gzip
+
+    with gzip.open(STSB[split].path, "rt", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    return [r[0] for r in rows], [r[1] for r in rows], [float(r[2]) for r in rows]
+
+
+@lru_cache(maxsize=1)
+def hub_unreachable() -> str | None:
+    """Why the Hub cannot be reached, or None. Checked once per process with one short connect, because the
+    datasets library retries an unreachable Hub for ~25 s per call before giving up."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return "HF_HUB_OFFLINE is set"
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=3).close()
+    except OSError as err:
+        return f"{url.hostname}: {err.strerror or err}"
+    return None

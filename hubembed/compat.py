@@ -1,0 +1,77 @@
+"""Check that a run's data chain feeds its loss, before any model or dataset is loaded.
+
+Each data step declares what it consumes and produces; a loss declares the shapes it accepts. `check()` picks, for
+every step, the shape it must produce, or raises a CompatibilityError that names the plugins that would fit.
+"""
+
+from __future__ import annotations
+
+from hubembed.config import ResolvedRun
+from hubembed.errors import CompatibilityError
+from hubembed.types import SHAPES
+
+
+def check(run: ResolvedRun) -> list[str]:
+    """Return the shape each data step must produce (same order as run.data)."""
+    steps = run.data
+    first = steps[0].plugin
+    if first.consumes is not None:
+        raise CompatibilityError(
+            f"data step {steps[0].info.short} transforms {'/'.join(first.consumes)} data and needs a source "
+            f"before it, e.g. --data nli --data {steps[0].info.short}"
+        )
+    for step in steps[1:]:
+        if step.plugin.consumes is None:
+            raise CompatibilityError(
+                f"data step {step.info.short} is a source and can only come first; "
+                f"give at most one source, then transforms"
+            )
+
+    wanted = [s for s in run.loss.plugin.expects if s in _produces(steps[-1])]
+    if not wanted:
+        raise CompatibilityError(_loss_mismatch(run))
+    shapes = [wanted[0]]
+    for prev, nxt in zip(reversed(steps[:-1]), reversed(steps[1:])):
+        fits = [s for s in nxt.plugin.consumes if s in _produces(prev)]
+        if not fits:
+            raise CompatibilityError(
+                f"data step {nxt.info.short} consumes {'/'.join(nxt.plugin.consumes)} but "
+                f"{prev.info.short} produces {'/'.join(_produces(prev))}; put a step that produces "
+                f"{'/'.join(nxt.plugin.consumes)} before it"
+            )
+        shapes.insert(0, fits[0])
+    return shapes
+
+
+def _produces(step) -> tuple[str, ...]:
+    return tuple(step.plugin.produces)
+
+
+def _loss_mismatch(run: ResolvedRun) -> str:
+    from hubembed.registry import registry
+
+    last = run.data[-1]
+    produced = _produces(last)
+    expects = run.loss.plugin.expects
+    losses = _fitting("loss", lambda cls: any(s in produced for s in cls.expects))
+    builders = _fitting("data", lambda cls: any(s in expects for s in cls.produces))
+    hints = []
+    if losses:
+        hints.append(f"train it with --plugin {' or --plugin '.join(losses)}")
+    if builders:
+        hints.append(f"or use data that gives {'/'.join(expects)}: --data {' or --data '.join(builders)}")
+    hint = "; ".join(hints) if hints else f"columns {', '.join(SHAPES[expects[0]])} are needed"
+    return (
+        f"loss {run.loss.info.short} trains on {'/'.join(expects)} data but data step {last.info.short} "
+        f"produces {'/'.join(produced)}: {hint}"
+    )
+
+
+def _fitting(kind: str, test) -> list[str]:
+    from hubembed.registry import registry
+
+    names = []
+    for info in registry().infos(kind):
+        if info.error is None and test(info.load()):
+            names.append(info.short)
+    return sorted(set(names))

@@ -1,0 +1,48 @@
+"""The hubembed error tree.
+
+Every error a user can cause is a HubembedError whose message is one line that says what is wrong and how to fix
+it; the CLI prints that line and exits with code 2 (see hubembed/cli/_errors.py).
+"""
+
+from __future__ import annotations
+
+
+class HubembedError(Exception):
+    """Base class: a problem the user can fix; `str(err)` is the one-line message."""
+
+    exit_code = 2
+
+
+class ConfigError(HubembedError, ValueError):
+    """A run config, flag or --set override that cannot be used."""
+
+
+class UnknownPluginError(HubembedError, KeyError):
+    """No plugin of that name; the message offers the closest names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class PluginError(HubembedError):
+    """A plugin that failed to import, broke the contract, or is registered twice."""
+
+
+class CompatibilityError(HubembedError):
+    """The data a run builds does not fit the loss it trains with."""
+
+
+class DataError(HubembedError, ValueError):
+    """Input data that cannot be read or is not of the declared shape."""
+
+
+class ModelLoadError(HubembedError):
+    """A base model that cannot be found locally or on the Hub."""
+
+
+class OutputExistsError(HubembedError):
+    """The output directory already holds a run."""
+
+
+class HubError(HubembedError):
+    """A Hub call that failed (auth, network, server)."""

@@ -1,0 +1,303 @@
+"""Push, pull and list models on the Hugging Face Hub: a thin layer over `huggingface_hub.HfApi`.
+
+Every failure the user can fix is raised as `HubError` with one line that says why and what to do; a token never
+appears in a message. The endpoint is the `endpoint` argument, else `HF_ENDPOINT` read at call time (not the value
+huggingface_hub froze at import), else the public Hub. No torch import here.
+
+Against `hubembed.testing.hub_server.LocalHub` (or any server without Xet storage) the client must use classic LFS
+uploads: set `HF_HUB_DISABLE_XET=1` (`LocalHub.client_env()` does it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from huggingface_hub import HfApi, ModelCard, constants, get_token, snapshot_download
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    LocalTokenNotFoundError,
+    OfflineModeIsEnabled,
+    RevisionNotFoundError,
+)
+
+from hubembed.errors import HubError
+
+try:  # huggingface_hub 2.x talks through httpx2; older releases used httpx
+    from httpx2 import TransportError as _TransportError
+except ImportError:  # pragma: no cover
+    from httpx import TransportError as _TransportError  # type: ignore[no-redef]
+
+__all__ = [
+    "PUSH_IGNORE_PATTERNS",
+    "PushResult",
+    "list_models_with_cards",
+    "make_api",
+    "pull",
+    "push_folder",
+    "resolve_endpoint",
+    "resolve_token",
+    "validate_card",
+    "whoami",
+]
+
+# Never uploaded from a run folder: trainer checkpoints, half-written outputs and local caches.
+PUSH_IGNORE_PATTERNS = [
+    "checkpoints/",
+    "checkpoint-*/",
+    "*.partial",
+    "*.partial/",
+    ".hubembed/",
+    "__pycache__/",
+    "*/__pycache__/",
+]
+
+_NO_TOKEN = "no Hugging Face token found: pass --token-file, set HF_TOKEN or run `hf auth login`"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    repo_id: str
+    url: str  # the repo page (…/tree/<revision> for a branch other than main)
+    commit_oid: str  # the new commit, or the current head when nothing changed
+    revision: str  # the branch pushed to, or refs/pr/N for a pull request
+    pr_url: str | None = None
+    changed: bool = True  # False when the folder already matched the Hub (no commit was made)
+
+
+def resolve_token(token_file: str | os.PathLike | None = None) -> str | None:
+    """The token: contents of `token_file`, else `HF_TOKEN`, else the one saved by `hf auth login`; None if none."""
+    if token_file is not None:
+        path = Path(token_file).expanduser()
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise HubError(f"cannot read the token file {path} ({err.strerror}): check the --token-file path") from None
+        if not token:
+            raise HubError(f"the token file {path} is empty: put a Hugging Face access token in it")
+        return token
+    token = (os.environ.get("HF_TOKEN") or "").strip()
+    return token or get_token()
+
+
+def resolve_endpoint(endpoint: str | None = None) -> str:
+    """`endpoint`, else `HF_ENDPOINT` as set now, else the endpoint huggingface_hub was imported with."""
+    return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def make_api(token: str | None = None, endpoint: str | None = None) -> HfApi:
+    return HfApi(endpoint=resolve_endpoint(endpoint), token=token)
+
+
+def whoami(api: HfApi) -> str:
+    """The user name the api's token belongs to."""
+    with _hub_errors("checking the token", api.endpoint, api.token):
+        return api.whoami()["name"]
+
+
+@contextlib.contextmanager
+def _endpoint_override(endpoint: str) -> Iterator[None]:
+    """Make code that reads the *global* endpoint use `endpoint` for the duration of the block.
+
+    `RepoCard.validate` posts to `constants.ENDPOINT` (huggingface_hub/repocard.py:218), a value computed from
+    HF_ENDPOINT once, at import (constants.py:69); it takes no endpoint argument. So setting HF_ENDPOINT later, or
+    passing HfApi(endpoint=...), does not reach it (`RepoCard.push_to_hub` is worse: it uploads through the
+    module-level `HfApi()` built at import, hf_api.py:15505). We patch the constant (and the env, for any
+    subprocess or later import) and restore both afterwards. Not thread-safe: keep such calls on one thread.
+    (The check inside `HfApi.create_commit` does use `HfApi.endpoint`, hf_api.py:11703, so uploads need no patch.)
+    """
+    saved_env, saved_const = os.environ.get("HF_ENDPOINT"), constants.ENDPOINT
+    os.environ["HF_ENDPOINT"] = constants.ENDPOINT = endpoint
+    try:
+        yield
+    finally:
+        constants.ENDPOINT = saved_const
+        if saved_env is None:
+            os.environ.pop("HF_ENDPOINT", None)
+        else:
+            os.environ["HF_ENDPOINT"] = saved_env
+
+
+def validate_card(text: str, *, repo_type: str = "model", endpoint: str | None = None) -> None:
+    """Ask the Hub's `/api/validate-yaml` whether a README's metadata is valid; HubError if not."""
+    endpoint = resolve_endpoint(endpoint)
+    try:  # ModelCard parses the front matter itself first (repocard.py:95)
+        card = ModelCard(text)
+    except (yaml.YAMLError, ValueError) as err:
+        raise HubError(f"README.md has invalid metadata ({_short(err)}): fix the card's YAML front matter") from None
+    with _hub_errors("validating README.md", endpoint, None), _endpoint_override(endpoint):
+        try:
+            card.validate(repo_type=repo_type)
+        except ValueError as err:  # RepoCard.validate raises ValueError(response text) on HTTP 400
+            raise HubError(f"README.md has invalid metadata ({_short(err)}): fix the card's YAML front matter") from None
+
+
+def push_folder(
+    folder: str | os.PathLike,
+    repo_id: str | None = None,
+    *,
+    token: str | None = None,
+    endpoint: str | None = None,
+    private: bool = False,
+    revision: str | None = None,
+    create_pr: bool = False,
+    commit_message: str | None = None,
+    repo_type: str = "model",
+) -> PushResult:
+    """Upload a folder to `repo_id` (default `<user>/<folder name>`; a bare name goes under `<user>/`), creating
+    the repo and branch if needed.
+
+    Re-pushing an unchanged folder makes no commit (`changed=False`). A README.md is validated first, so a bad card
+    fails before anything is created.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise HubError(f"{folder} is not a folder: pass the output directory of a run")
+    token = token if token is not None else resolve_token(None)
+    if not token:
+        raise HubError(_NO_TOKEN)
+    if create_pr and revision not in (None, constants.DEFAULT_REVISION):
+        raise HubError("a pull request is always opened against main: drop --revision, or drop --create-pr")
+    endpoint = resolve_endpoint(endpoint)
+    readme = folder / "README.md"
+    if readme.is_file():
+        validate_card(readme.read_text(encoding="utf-8"), repo_type=repo_type, endpoint=endpoint)
+    api = HfApi(endpoint=endpoint, token=token)
+    if not repo_id or "/" not in repo_id:  # a bare name would address a canonical (namespace-less) repo
+        repo_id = f"{whoami(api)}/{repo_id or folder.name}"
+    branch = revision or constants.DEFAULT_REVISION
+    with _hub_errors(f"pushing {folder} to {repo_id}", endpoint, token):
+        repo_url = str(api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True))
+        if branch != constants.DEFAULT_REVISION:
+            api.create_branch(repo_id, branch=branch, repo_type=repo_type, exist_ok=True)
+        head = api.repo_info(repo_id, repo_type=repo_type, revision=branch).sha
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            repo_type=repo_type,
+            revision=revision,
+            create_pr=create_pr,
+            commit_message=commit_message or f"Upload {folder.name} with hubembed",
+            ignore_patterns=list(PUSH_IGNORE_PATTERNS),
+        )
+    url = repo_url if branch == constants.DEFAULT_REVISION else f"{repo_url}/tree/{branch}"
+    return PushResult(
+        repo_id=repo_id,
+        url=url,
+        commit_oid=commit.oid,
+        revision=commit.pr_revision or branch,
+        pr_url=commit.pr_url,
+        changed=commit.oid != head,
+    )
+
+
+def list_models_with_cards(author: str, *, token: str | None = None, endpoint: str | None = None) -> list[dict]:
+    """Models of a user or organisation with their card metadata: [{"id", "sha", "lastModified", "cardData"}]."""
+    api = make_api(token, endpoint)
+    with _hub_errors(f"listing the models of {author}", api.endpoint, token):
+        models = list(api.list_models(author=author, expand=["cardData", "sha", "lastModified"]))
+    return [
+        {
+            "id": m.id,
+            "sha": m.sha,
+            "lastModified": m.last_modified.isoformat() if m.last_modified else None,
+            "cardData": m.card_data.to_dict() if m.card_data is not None else {},
+        }
+        for m in models
+    ]
+
+
+def pull(
+    repo_id: str,
+    *,
+    output_dir: str | os.PathLike,
+    revision: str | None = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+    repo_type: str = "model",
+) -> Path:
+    """Download a repo snapshot into `output_dir` and return that folder."""
+    endpoint = resolve_endpoint(endpoint)
+    with _hub_errors(f"downloading {repo_id}", endpoint, token):
+        path = snapshot_download(
+            repo_id,
+            repo_type=repo_type,
+            revision=revision,
+            local_dir=output_dir,
+            token=token,
+            endpoint=endpoint,
+        )
+    return Path(path)
+
+
+# -- error mapping -------------------------------------------------------------------------------------------
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _in_chain(exc: BaseException, kinds: type | tuple) -> BaseException | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kinds):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
+
+
+def _describe(exc: BaseException, action: str, endpoint: str) -> str | None:
+    """One line for a Hub failure, or None when the exception is not a Hub/network problem."""
+    if _in_chain(exc, LocalTokenNotFoundError):
+        return _NO_TOKEN
+    if _in_chain(exc, OfflineModeIsEnabled):
+        return f"cannot {action}: HF_HUB_OFFLINE is set: unset it to reach the Hub"
+    http = _in_chain(exc, HfHubHTTPError)
+    if http is not None and getattr(http, "response", None) is not None:
+        status = http.response.status_code
+        server = _short(getattr(http, "server_message", None) or "", 200)
+        detail = f"HTTP {status}" + (f": {server}" if server else "")
+        if status == 401:
+            return f"the Hub rejected the token ({detail}) while {action}: set HF_TOKEN or run `hf auth login`"
+        if status == 403:
+            return (f"the Hub refused {action} ({detail}): use a token with write access to that namespace, "
+                    "or push to a repo under your own user name")
+        if status == 404 and isinstance(http, RevisionNotFoundError):
+            return f"revision not found while {action} ({detail}): check --revision"
+        if status == 404:
+            return (f"not found while {action} ({detail}): check the repo id and --repo-type, and that your token "
+                    "can see the repo if it is private")
+        if status in (409, 412):
+            return f"the repo changed while {action} ({detail}): someone pushed at the same time; push again"
+        if status >= 500 or status in (408, 429):
+            return f"could not reach {endpoint} (network or server error: {detail}) while {action}: retry later"
+        return f"the Hub rejected {action} ({detail}): check the repo id, the revision and the folder's files"
+    if "xet-write-token" in str(exc) and "404" in str(exc):  # hf_xet installed, server without Xet (LocalHub)
+        return (f"{endpoint} has no Xet storage while {action}: set HF_HUB_DISABLE_XET=1 to upload with classic "
+                "Git LFS")
+    if _in_chain(exc, (_TransportError, ConnectionError, TimeoutError)):
+        return (f"could not reach {endpoint} (network or server error: {_short(exc, 200)}) while {action}: "
+                "check your connection, or HF_ENDPOINT")
+    if isinstance(exc, ValueError) and "Invalid metadata in README.md" in str(exc):
+        return f"README.md has invalid metadata ({_short(exc, 200)}): fix the card's YAML front matter"
+    return None
+
+
+@contextlib.contextmanager
+def _hub_errors(action: str, endpoint: str, token: str | None) -> Iterator[None]:
+    """Turn Hub and network failures raised in the block into a one-line HubError that never shows the token."""
+    try:
+        yield
+    except HubError:
+        raise
+    except Exception as exc:
+        message = _describe(exc, action, endpoint)
+        if message is None:
+            raise
+        if token:
+            message = message.replace(token, "<token>")
+        raise HubError(message) from exc

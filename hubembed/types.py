@@ -1,0 +1,212 @@
+"""The plugin contract: what a data builder, loss, trainer and evaluator are, and what flows between them.
+
+This module imports nothing heavy, so plugins (and `hubembed plugins list`) stay cheap to import. Heavy libraries
+(torch, sentence-transformers, datasets) are imported inside plugin methods, never at module level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+if typing.TYPE_CHECKING:  # only for annotations
+    from datasets import DatasetDict
+    from sentence_transformers import SentenceTransformer
+    from torch import nn
+
+# A shape names a dataset's columns, in the order sentence-transformers losses read them.
+SHAPES: dict[str, tuple[str, ...]] = {
+    "pair": ("anchor", "positive"),
+    "triplet": ("anchor", "positive", "negative"),
+    "pair-score": ("sentence1", "sentence2", "score"),
+    "pair-class": ("premise", "hypothesis", "label"),
+    "sentences": ("text",),
+}
+
+KINDS = ("data", "loss", "trainer", "evaluator")
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """Params of a plugin that takes none."""
+
+
+def param_help(**kwargs: Any) -> dict[str, Any]:
+    """`field(metadata=param_help(help="..."))` reads better than a bare dict."""
+    return dict(kwargs)
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Hyperparameters every trainer honours; `training.*` in a run config."""
+
+    epochs: float = field(default=1.0, metadata={"help": "passes over the training data"})
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: run all epochs)"})
+    batch_size: int = field(default=32, metadata={"help": "examples per step (and in-batch negatives for MNR)"})
+    lr: float = field(default=2e-5, metadata={"help": "peak learning rate"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps spent warming up the learning rate"})
+    seed: int = field(default=42, metadata={"help": "seed for data sampling, shuffling and initialisation"})
+    precision: str = field(
+        default="auto", metadata={"help": "auto (bf16 where the hardware has it), fp32, bf16 or fp16"}
+    )
+    logging_steps: int = field(default=10, metadata={"help": "log the training loss every N steps"})
+
+
+@dataclass
+class BuildContext:
+    """What a data builder gets besides its params."""
+
+    shape: str  # the shape the run needs from this step (one of the step's `produces`)
+    seed: int
+    model: str  # local path of the resolved base model (miners and labelers embed with it)
+    cache_dir: Path
+    log: Callable[[str], None] = print
+    stats: dict[str, Any] = field(default_factory=dict)  # what the step wants on the model card
+
+
+@dataclass
+class TrainJob:
+    """Everything a trainer needs; the trainer does not know how it was launched."""
+
+    model: SentenceTransformer
+    loss: Loss
+    train_dataset: Any  # datasets.Dataset of the loss's shape
+    training: TrainingParams
+    output_dir: Path  # checkpoints go here; the pipeline saves the final model
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class TrainResult:
+    train_loss: float
+    runtime_s: float
+    samples: int
+    steps: int
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / self.runtime_s if self.runtime_s else 0.0
+
+
+@dataclass
+class EvalContext:
+    seed: int
+    cache_dir: Path
+    batch_size: int = 64
+    log: Callable[[str], None] = print
+    label: str = ""  # "base" or "trained": what is being evaluated
+
+
+@dataclass(frozen=True)
+class Score:
+    """One number an evaluator measured; becomes an EvalResult in the card's model-index."""
+
+    task: str  # e.g. "sts-dev", "STSBenchmark"
+    task_type: str  # e.g. "semantic-similarity", "STS", "Retrieval"
+    dataset: str  # dataset id
+    dataset_name: str
+    split: str
+    metric: str  # e.g. "spearman_cosine", "ndcg_at_10"
+    value: float
+    revision: str | None = None
+    main: bool = False  # the headline metric of its task and split
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.split}/{self.metric}"
+
+
+class Plugin:
+    """Base of every plugin: a `Params` dataclass (the config schema), a one-line summary, an optional citation.
+
+    The registered name (`owner.name.vN`) comes from the entry point, so listing plugins imports nothing.
+    Never change what a released `vN` does; register a `vN+1` instead.
+    """
+
+    kind: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    citation: ClassVar[str | None] = None
+    name: str = ""  # set on the instance by the registry: the pinned name it was created under
+
+    def __init__(self, params: Any = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+
+class DataBuilder(Plugin):
+    """A data step. A source has `consumes = None`; a transform consumes the shapes a previous step produces."""
+
+    kind = "data"
+    consumes: ClassVar[tuple[str, ...] | None] = None
+    produces: ClassVar[tuple[str, ...]] = ()
+
+    def build(self, ctx: BuildContext, upstream: DatasetDict | None) -> DatasetDict:
+        """Return a DatasetDict with a "train" split whose columns are `SHAPES[ctx.shape]`."""
+        raise NotImplementedError
+
+
+class Loss(Plugin):
+    """A training objective: the shapes it accepts and a factory that builds the torch module for a model."""
+
+    kind = "loss"
+    expects: ClassVar[tuple[str, ...]] = ()
+    default_data: ClassVar[tuple[str, ...]] = ("nli",)
+    default_eval: ClassVar[tuple[str, ...]] = ("stsb",)
+    in_batch_negatives: ClassVar[bool] = False  # True: batches must not repeat a text (false negatives)
+
+    def prepare_model(self, model: SentenceTransformer) -> SentenceTransformer:
+        """Adapt the model before training (e.g. change pooling); most losses need nothing."""
+        return model
+
+    def build(self, model: SentenceTransformer) -> nn.Module:
+        raise NotImplementedError
+
+
+class Trainer(Plugin):
+    kind = "trainer"
+
+    def prepare_model(self, model: SentenceTransformer) -> SentenceTransformer:
+        """Change the model before training (e.g. add a LoRA adapter)."""
+        return model
+
+    def train(self, job: TrainJob) -> TrainResult:
+        raise NotImplementedError
+
+
+class Evaluator(Plugin):
+    kind = "evaluator"
+
+    def evaluate(self, model: SentenceTransformer, ctx: EvalContext) -> list[Score]:
+        raise NotImplementedError
+
+
+BASES: dict[str, type[Plugin]] = {"data": DataBuilder, "loss": Loss, "trainer": Trainer, "evaluator": Evaluator}
+
+
+def describe_params(params_cls: type) -> list[dict[str, Any]]:
+    """Name, type, default and help of each param, for `plugins show` and docs."""
+    hints = typing.get_type_hints(params_cls)
+    rows = []
+    for f in dataclasses.fields(params_cls):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        rows.append(
+            {
+                "name": f.name,
+                "type": _type_name(hints.get(f.name, Any)),
+                "default": default,
+                "help": f.metadata.get("help", ""),
+            }
+        )
+    return rows
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")

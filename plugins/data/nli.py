@@ -1,0 +1,180 @@
+"""NLI pairs -> training examples: entailment is the only positive; contradiction is the hard negative."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubembed.errors import DataError
+from hubembed.types import SHAPES, BuildContext, DataBuilder
+
+DEFAULT_SOURCE = "sentence-transformers/all-nli"
+LABELS = ("entailment", "neutral", "contradiction")  # index = the int label of MNLI, SNLI and all-nli
+LABEL_WORDS = {"entailment": 0, "neutral": 1, "contradiction": 2, "entails": 0, "contradicts": 2}
+UNLABELLED = {"-", "", "-1", "none", "null"}
+PREMISE = ("premise", "sentence1", "sentence_1", "text_a", "anchor")
+HYPOTHESIS = ("hypothesis", "sentence2", "sentence_2", "text_b")
+LABEL = ("label", "gold_label", "labels")
+
+
+@dataclass(frozen=True)
+class Params:
+    source: str = field(
+        default=DEFAULT_SOURCE,
+        metadata={"help": "Hub dataset id (e.g. nyu-mll/glue) or a local csv/tsv/jsonl/parquet file or folder"},
+    )
+    subset: str | None = field(default=None, metadata={"help": "Hub dataset config (all-nli: pair-class; glue: mnli)"})
+    split: str = field(default="train", metadata={"help": "Hub dataset split"})
+    limit: int | None = field(default=None, metadata={"help": "keep at most this many training examples (shuffled)"})
+
+
+class NLIBuilder(DataBuilder):
+    summary = "NLI premise/hypothesis/label pairs as 3-way pairs, scored pairs, or (anchor, entailment, contradiction) triplets"
+    Params = Params
+    produces = ("pair-class", "pair-score", "triplet", "pair")
+    citation = """@inproceedings{bowman2015snli,
+    title = "A large annotated corpus for learning natural language inference",
+    author = "Bowman, Samuel R. and Angeli, Gabor and Potts, Christopher and Manning, Christopher D.",
+    booktitle = "Proceedings of EMNLP", year = "2015"
+}
+@inproceedings{williams2018mnli,
+    title = "A Broad-Coverage Challenge Corpus for Sentence Understanding through Inference",
+    author = "Williams, Adina and Nangia, Nikita and Bowman, Samuel",
+    booktitle = "Proceedings of NAACL-HLT", year = "2018"
+}"""
+
+    def build(self, ctx: BuildContext, upstream: Any) -> Any:
+        from datasets import Dataset, DatasetDict
+
+        if not Path(self.params.source).exists():
+            ctx.stats["hub_id"] = self.params.source
+        rows, label_names, origin = self._read(ctx)
+        pairs, dropped = _normalise(rows, label_names, origin)
+        ctx.stats.update(
+            source=origin,
+            rows_read=len(rows),
+            unlabelled_dropped=dropped,
+            labels=dict(Counter(LABELS[label] for _, _, label in pairs)),
+        )
+        examples = _convert(pairs, ctx.shape, random.Random(ctx.seed), ctx.stats)
+        random.Random(ctx.seed).shuffle(examples)
+        if self.params.limit is not None:
+            examples = examples[: self.params.limit]
+        if not examples:
+            raise DataError(f"{origin} gives no {ctx.shape} examples (labels found: {ctx.stats['labels']}); check the data")
+        ctx.stats["examples"] = len(examples)
+        columns = SHAPES[ctx.shape]
+        return DatasetDict({"train": Dataset.from_dict({c: [e[i] for e in examples] for i, c in enumerate(columns)})})
+
+    def _read(self, ctx: BuildContext) -> tuple[list[dict[str, Any]], list[str] | None, str]:
+        from hubembed.datafiles import read_rows
+
+        from hubembed.bundled import NLI_SAMPLE, hub_unreachable
+
+        source = self.params.source
+        if Path(source).exists():
+            return read_rows(source), None, source
+        reason = hub_unreachable()
+        if reason is None:
+            try:
+                return _from_hub(source, self.params.subset, self.params.split)
+            except Exception as err:  # noqa: BLE001 - offline, gated, missing: all end in the same choice
+                reason = _reason(err)
+        if source != DEFAULT_SOURCE:
+            raise DataError(
+                f"cannot load NLI dataset {source!r} ({reason}); pass a local file or folder with --set data.source=PATH"
+            )
+        ctx.log(f"Hub unreachable ({reason}): using the {NLI_SAMPLE.description} instead of {DEFAULT_SOURCE}")
+        ctx.stats["hub_id"] = NLI_SAMPLE.hub_id
+        return read_rows(NLI_SAMPLE.path), None, f"{NLI_SAMPLE.hub_id}@{NLI_SAMPLE.revision} (bundled sample)"
+
+
+def _from_hub(source: str, subset: str | None, split: str) -> tuple[list[dict[str, Any]], list[str] | None, str]:
+    from datasets import load_dataset
+
+    if subset is None and source == DEFAULT_SOURCE:
+        subset = "pair-class"
+    ds = load_dataset(source, subset, split=split)
+    feature = ds.features.get("label") or ds.features.get("gold_label")
+    names = list(feature.names) if hasattr(feature, "names") else None
+    return ds.to_list(), names, f"{source}{':' + subset if subset else ''}[{split}]"
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return text[:160]
+
+
+def _normalise(rows: list[dict[str, Any]], label_names: list[str] | None, origin: str) -> tuple[list[tuple[str, str, int]], int]:
+    """(premise, hypothesis, label 0/1/2) for every labelled row; count the unlabelled ones dropped."""
+    columns = list(rows[0])
+    from hubembed.datafiles import pick_column
+
+    p, h, l = (pick_column(columns, spellings, role, origin)
+               for spellings, role in ((PREMISE, "premise"), (HYPOTHESIS, "hypothesis"), (LABEL, "label")))
+    pairs, dropped = [], 0
+    for n, row in enumerate(rows):
+        label = _label(row[l], label_names, origin, n)
+        if label is None:
+            dropped += 1
+        elif row[p] and row[h]:
+            pairs.append((str(row[p]), str(row[h]), label))
+    return pairs, dropped
+
+
+def _label(value: Any, names: list[str] | None, origin: str, n: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) or str(value).strip().lstrip("-").isdigit():
+        index = int(value)
+        if index == -1:
+            return None
+        if names:  # the dataset says what its ints mean
+            word = names[index] if 0 <= index < len(names) else ""
+            return LABEL_WORDS.get(word.lower()) if word.lower() in LABEL_WORDS else _bad(value, origin, n)
+        return index if index in (0, 1, 2) else _bad(value, origin, n)
+    text = str(value).strip().lower()
+    if text in UNLABELLED:
+        return None
+    return LABEL_WORDS[text] if text in LABEL_WORDS else _bad(value, origin, n)
+
+
+def _bad(value: Any, origin: str, n: int) -> int:
+    raise DataError(
+        f"{origin} row {n + 1}: label {value!r} is not an NLI label; use 0/1/2 or entailment/neutral/contradiction "
+        f"(- for unlabelled)"
+    )
+
+
+def _convert(pairs: list[tuple[str, str, int]], shape: str, rng: random.Random, stats: dict[str, Any]) -> list[tuple]:
+    if shape == "pair-class":
+        return list(pairs)
+    if shape == "pair-score":  # only entailment is similar; neutral is not a paraphrase either
+        return [(p, h, 1.0 if label == 0 else 0.0) for p, h, label in pairs]
+    entail: dict[str, list[str]] = defaultdict(list)
+    contra: dict[str, list[str]] = defaultdict(list)
+    for p, h, label in pairs:
+        if label == 0:
+            entail[p].append(h)
+        elif label == 2:
+            contra[p].append(h)
+    if shape == "pair":
+        return [(p, h) for p, hs in entail.items() for h in hs]
+    pool = [h for _, h, _ in pairs]
+    triplets, soft = [], 0
+    for premise, positives in entail.items():
+        negatives = contra.get(premise, [])
+        for i, positive in enumerate(positives):
+            if negatives:
+                negative = negatives[i % len(negatives)]
+            else:  # no contradiction for this premise: a random hypothesis of another premise (easy negative)
+                negative = rng.choice(pool)
+                while negative in positives and len(pool) > len(positives):
+                    negative = rng.choice(pool)
+                soft += 1
+            triplets.append((premise, positive, negative))
+    stats["soft_negatives"] = soft
+    return triplets

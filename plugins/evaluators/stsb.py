@@ -1,0 +1,88 @@
+"""STS Benchmark: Pearson and Spearman correlation of cosine similarity with gold scores (dev and test)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubembed.types import EvalContext, Evaluator, Score
+
+HUB_ID = "sentence-transformers/stsb"
+SPLITS = {"validation": "dev", "test": "test"}  # Hub split name -> bundled file split
+
+
+@dataclass(frozen=True)
+class Params:
+    splits: tuple[str, ...] = field(default=("validation", "test"), metadata={"help": "validation and/or test"})
+    source: str = field(default="auto", metadata={"help": f"auto ({HUB_ID} when reachable, else bundled), hub or bundled"})
+
+
+class STSBEvaluator(Evaluator):
+    summary = "STS Benchmark Pearson/Spearman of cosine similarity on validation and test"
+    Params = Params
+    citation = """@inproceedings{cer-etal-2017-semeval,
+    title = "{S}em{E}val-2017 Task 1: Semantic Textual Similarity Multilingual and Crosslingual Focused Evaluation",
+    author = "Cer, Daniel and Diab, Mona and Agirre, Eneko and Lopez-Gazpio, I{\\~n}igo and Specia, Lucia",
+    booktitle = "Proceedings of SemEval-2017", year = "2017"
+}"""
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self._cache: dict[str, tuple] = {}
+
+    def evaluate(self, model: Any, ctx: EvalContext) -> list[Score]:
+        from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+        scores: list[Score] = []
+        for split in self.params.splits:
+            if split not in SPLITS:
+                from hubembed.errors import ConfigError
+
+                raise ConfigError(f"stsb: split {split!r} is unknown; use validation and/or test")
+            s1, s2, gold, dataset, revision = self._load(split, ctx)
+            evaluator = EmbeddingSimilarityEvaluator(
+                s1, s2, gold, name=f"sts-{SPLITS[split]}", batch_size=ctx.batch_size, show_progress_bar=False
+            )
+            result = evaluator(model)
+            for metric in ("pearson_cosine", "spearman_cosine"):
+                scores.append(
+                    Score(
+                        task="STSB",
+                        task_type="semantic-similarity",
+                        dataset=dataset,
+                        dataset_name=f"STS Benchmark ({split})",
+                        split=split,
+                        metric=metric,
+                        value=float(result[f"sts-{SPLITS[split]}_{metric}"]),
+                        revision=revision,
+                        main=metric == "spearman_cosine",
+                    )
+                )
+        return scores
+
+    def _load(self, split: str, ctx: EvalContext) -> tuple[list[str], list[str], list[float], str, str | None]:
+        """The split's pairs, loaded once per run (base and trained model see the same data)."""
+        if split not in self._cache:
+            self._cache[split] = self._fetch(split, ctx)
+        return self._cache[split]
+
+    def _fetch(self, split: str, ctx: EvalContext) -> tuple[list[str], list[str], list[float], str, str | None]:
+        from hubembed.bundled import STSB, hub_unreachable, read_stsb
+
+        reason = hub_unreachable() if self.params.source != "bundled" else "source is bundled"
+        if reason is None:
+            try:
+                from datasets import load_dataset
+
+                ds = load_dataset(HUB_ID, split=split)
+                return list(ds["sentence1"]), list(ds["sentence2"]), [float(x) for x in ds["score"]], HUB_ID, None
+            except Exception as err:  # noqa: BLE001 - missing or broken on the Hub: fall back below, and say so
+                reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        if self.params.source == "hub":
+            from hubembed.errors import DataError
+
+            raise DataError(f"stsb: cannot load {HUB_ID} ({reason}); use --set eval.stsb.source=bundled")
+        if self.params.source == "auto" and not self._cache:
+            ctx.log(f"Hub unreachable ({reason}): evaluating on the bundled STS Benchmark ({STSB['dev'].hub_id}, same pairs and scores)")
+        s1, s2, gold = read_stsb(SPLITS[split])
+        return s1, s2, [g / 5.0 for g in gold], STSB[SPLITS[split]].hub_id, STSB[SPLITS[split]].revision

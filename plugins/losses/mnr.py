@@ -1,0 +1,37 @@
+"""MultipleNegativesRankingLoss: in-batch negatives (plus a hard negative per anchor when given triplets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubembed.types import Loss
+
+
+@dataclass(frozen=True)
+class Params:
+    scale: float = field(default=20.0, metadata={"help": "inverse temperature applied to the cosine similarities"})
+    gather_across_devices: bool = field(
+        default=True, metadata={"help": "with several processes, use every process's batch as negatives"}
+    )
+
+
+class MNRLoss(Loss):
+    summary = "Multiple negatives ranking loss (InfoNCE): in-batch negatives plus hard negatives from triplets"
+    Params = Params
+    expects = ("triplet", "pair")
+    in_batch_negatives = True
+    citation = """@misc{henderson2017efficient,
+    title = {Efficient Natural Language Response Suggestion for Smart Reply},
+    author = {Matthew Henderson and Rami Al-Rfou and Brian Strope and Yun-hsuan Sung and Laszlo Lukacs and Ruiqi Guo and Sanjiv Kumar and Balint Miklos and Ray Kurzweil},
+    year = {2017}, eprint = {1705.00652}, archivePrefix = {arXiv}
+}"""
+
+    def build(self, model: Any) -> Any:
+        import torch.distributed as dist
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        return MultipleNegativesRankingLoss(
+            model, scale=self.params.scale, gather_across_devices=self.params.gather_across_devices and distributed
+        )
