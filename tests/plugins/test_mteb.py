@@ -128,7 +128,7 @@ def test_data_dir_may_be_the_beir_folder_itself(minilm, ctx, tmp_path):
     assert any(str(tmp_path / "beir") in line for line in ctx.lines)
 
 
-@pytest.mark.slow
+@pytest.mark.full
 @needs_scifact
 def test_scifact_equals_published_mteb_score(minilm, ctx):
     """The whole SciFact test set (5,183 documents, 300 queries): about 5 minutes on 2 CPU cores."""
