@@ -22,10 +22,15 @@ install: $(VENV)/.deps
 dev: $(VENV)/.deps
 	$(PIP) install --no-deps -e .
 
+# Trains on the offline defaults and pushes to the Hub; with no token configured, to a local Hub-compatible
+# server on 127.0.0.1 (it says so), then shows the leaderboard read back from the pushed card.
 quickstart: install
-	$(VENV)/bin/hubembed train --plugin mnr --output runs/mnr --overwrite
+	$(VENV)/bin/hubembed train --plugin mnr --eval stsb --eval mteb:STSBenchmark --output runs/mnr --overwrite --push --private --local-hub
+	$(VENV)/bin/hubembed leaderboard --author local --local-hub
 
 test: install
+	# a real third-party plugin package, installed with pip like any user's
+	$(PIP) install --no-deps ./examples/hubembed-matryoshka
 	$(VENV)/bin/pytest
 
 clean:

@@ -14,6 +14,28 @@ from hubembed.types import SHAPES
 def check(run: ResolvedRun) -> list[str]:
     """Return the shape each data step must produce (same order as run.data)."""
     steps = run.data
+    _check_order(steps)
+    wanted = [s for s in run.loss.plugin.expects if s in _produces(steps[-1])]
+    if not wanted:
+        raise CompatibilityError(_loss_mismatch(run))
+    return _backfill(steps, wanted[0])
+
+
+def check_chain(steps: list, shape: str | None = None) -> list[str]:
+    """The shapes of a data chain built on its own (`hubembed data build`): the last step gives `shape`, or the
+    first shape it produces."""
+    _check_order(steps)
+    produced = _produces(steps[-1])
+    if shape is None:
+        shape = produced[0]
+    elif shape not in produced:
+        raise CompatibilityError(
+            f"data step {steps[-1].info.short} produces {'/'.join(produced)}, not {shape}; pick one of those"
+        )
+    return _backfill(steps, shape)
+
+
+def _check_order(steps: list) -> None:
     first = steps[0].plugin
     if first.consumes is not None:
         raise CompatibilityError(
@@ -27,10 +49,10 @@ def check(run: ResolvedRun) -> list[str]:
                 f"give at most one source, then transforms"
             )
 
-    wanted = [s for s in run.loss.plugin.expects if s in _produces(steps[-1])]
-    if not wanted:
-        raise CompatibilityError(_loss_mismatch(run))
-    shapes = [wanted[0]]
+
+def _backfill(steps: list, last: str) -> list[str]:
+    """Walk back from the last step's shape: each step produces a shape the next one consumes."""
+    shapes = [last]
     for prev, nxt in zip(reversed(steps[:-1]), reversed(steps[1:])):
         fits = [s for s in nxt.plugin.consumes if s in _produces(prev)]
         if not fits:
@@ -54,7 +76,7 @@ def _loss_mismatch(run: ResolvedRun) -> str:
     produced = _produces(last)
     expects = run.loss.plugin.expects
     losses = _fitting("loss", lambda cls: any(s in produced for s in cls.expects))
-    builders = _fitting("data", lambda cls: any(s in expects for s in cls.produces))
+    builders = _fitting("data", lambda cls: cls.consumes is None and any(s in expects for s in cls.produces))
     hints = []
     if losses:
         hints.append(f"train it with --plugin {' or --plugin '.join(losses)}")

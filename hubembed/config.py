@@ -136,6 +136,12 @@ def _override(cfg: RunConfig, key: str, value: Any) -> RunConfig:
     )
 
 
+def _alias(name: str) -> str:
+    """The short name in `nli`, `acme.qa` or `acme.qa.v2`."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
 def _override_steps(steps: tuple[Step, ...], head: str, rest: str, value: Any) -> tuple[Step, ...]:
     selector, _, param = rest.partition(".")
     index: int | None = None
@@ -143,7 +149,7 @@ def _override_steps(steps: tuple[Step, ...], head: str, rest: str, value: Any) -
         if selector.isdigit() and int(selector) < len(steps):
             index = int(selector)
         else:
-            hits = [i for i, s in enumerate(steps) if selector in (s.name, s.name.split(".")[-2:][0])]
+            hits = [i for i, s in enumerate(steps) if selector in (s.name, _alias(s.name))]
             index = hits[0] if len(hits) == 1 else None
     if index is None:
         if len(steps) != 1:
@@ -302,6 +308,15 @@ def resolve(cfg: RunConfig, reg: Any = None) -> ResolvedRun:
     )
 
 
+def resolve_data(steps: tuple[Step, ...], reg: Any = None) -> list[ResolvedStep]:
+    """Pin the names and complete the params of data steps alone (`hubembed data build`)."""
+    from hubembed.registry import registry
+
+    if not steps:
+        raise ConfigError("no data steps: pass --data NAME|PATH (e.g. --data nli --data hard-negatives)")
+    return [_resolve_step(reg or registry(), "data", s, f"data.{i}") for i, s in enumerate(steps)]
+
+
 def _resolve_step(reg: Any, kind: str, step: Step, where: str) -> ResolvedStep:
     info = reg.resolve(kind, step.name)
     cls = info.load()
@@ -323,7 +338,10 @@ NLI_COLUMNS = {"label", "gold_label"}
 
 
 def data_step(arg: str) -> Step:
-    """`--data NAME` is a plugin; `--data PATH` is a local file: NLI-labelled files go to nli, others to pairs."""
+    """`--data NAME` is a plugin; `--data PATH` is a local file: NLI-labelled files go to nli, plain text files
+    (one sentence per line) to denoise (TSDAE), others to pairs."""
+    if Path(arg).is_file() and Path(arg).name.endswith((".txt", ".txt.gz")):
+        return Step("denoise", {"source": arg})
     if Path(arg).exists():
         from hubembed.datafiles import columns_of
 

@@ -111,3 +111,25 @@ def pick_column(columns: list[str], spellings: tuple[str, ...], role: str, sourc
         f"{source} has no {role} column (looked for {', '.join(spellings)}; found {', '.join(columns) or 'none'}); "
         f"rename the column or map it with params"
     )
+
+
+def read_sentences(path: str | Path, column: str = "text") -> list[str]:
+    """Sentences of a plain text file (one per line, .txt or .txt.gz) or of a column of a csv/tsv/jsonl/json/parquet
+    file (or a folder of such files); stripped, empty ones dropped, in file order."""
+    path = Path(path)
+    if path.is_file() and path.name.endswith((".txt", ".txt.gz")):
+        try:
+            with _text(path) as f:
+                sentences = [line.strip() for line in f]
+        except (OSError, UnicodeDecodeError) as err:
+            raise DataError(f"cannot read {path}: {err}; give a UTF-8 text file with one sentence per line") from err
+    else:
+        rows = read_rows(path)
+        if column not in rows[0]:
+            found = ", ".join(rows[0]) or "none"
+            raise DataError(f"{path} has no column {column!r} (found {found}); name the text column with column=NAME")
+        sentences = [str(r[column]).strip() for r in rows if r.get(column) is not None]
+    sentences = [s for s in sentences if s]
+    if not sentences:
+        raise DataError(f"{path} holds no sentences; give a file with one sentence per line (or a text column)")
+    return sentences

@@ -11,6 +11,7 @@ uploads: set `HF_HUB_DISABLE_XET=1` (`LocalHub.client_env()` does it).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,14 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "PUSH_IGNORE_PATTERNS",
+    "PUSH_RECORD",
     "PushResult",
+    "is_main_process",
+    "last_push",
+    "local_hub",
+    "model_cards",
+    "record_push",
+    "split_revision",
     "list_models_with_cards",
     "make_api",
     "pull",
@@ -232,6 +240,109 @@ def pull(
             endpoint=endpoint,
         )
     return Path(path)
+
+
+# -- run folders, processes, cards of many repos -----------------------------------------------------------
+PUSH_RECORD = ".hubembed/push.json"  # where a run folder remembers its last push (never uploaded: see ignore list)
+
+
+def is_main_process() -> bool:
+    """False on every rank but 0 of a multi-process (accelerate / torchrun) run: only rank 0 pushes."""
+    for var in ("RANK", "LOCAL_RANK"):
+        value = os.environ.get(var)
+        if value not in (None, ""):
+            try:
+                return int(value) == 0
+            except ValueError:
+                return True
+    return True
+
+
+def record_push(folder: str | os.PathLike, result: PushResult, endpoint: str) -> None:
+    """Remember where a run folder was pushed (repo id for its card's usage snippet; no token, ever)."""
+    path = Path(folder) / PUSH_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"repo_id": result.repo_id, "revision": result.revision, "commit": result.commit_oid,
+              "url": result.url, "endpoint": endpoint}
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def last_push(folder: str | os.PathLike) -> dict | None:
+    try:
+        return json.loads((Path(folder) / PUSH_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def split_revision(spec: str) -> tuple[str, str | None]:
+    """`org/name@rev` -> ("org/name", "rev"); `org/name` -> ("org/name", None)."""
+    repo_id, sep, revision = spec.partition("@")
+    if not repo_id or (sep and not revision):
+        raise HubError(f"{spec!r} is not a repo id: write it as org/name or org/name@revision")
+    return repo_id, revision or None
+
+
+def model_cards(specs: list[str], *, token: str | None = None, endpoint: str | None = None) -> list[dict]:
+    """Card metadata of each `org/name[@rev]` through the model info API (no file downloads):
+    [{"id", "sha", "revision", "lastModified", "cardData"}]."""
+    api = make_api(token, endpoint)
+    out = []
+    for spec in specs:
+        repo_id, revision = split_revision(spec)
+        with _hub_errors(f"reading the card of {spec}", api.endpoint, token):
+            info = api.model_info(repo_id, revision=revision)
+        out.append({
+            "id": info.id,
+            "sha": info.sha,
+            "revision": revision,
+            "lastModified": info.last_modified.isoformat() if info.last_modified else None,
+            "cardData": info.card_data.to_dict() if info.card_data is not None else {},
+        })
+    return out
+
+
+# -- LocalHub on loopback, for machines without a Hub token (the quickstart) -----------------------------------
+LOCAL_USER = "local"
+LOCAL_HUB_ENV = "HUBEMBED_LOCAL_HUB"
+_LOCAL_TOKEN_FILE = "local-token"
+
+
+def local_hub_root() -> Path:
+    """Where the loopback LocalHub keeps its repos: $HUBEMBED_LOCAL_HUB, else <hubembed cache>/localhub."""
+    if os.environ.get(LOCAL_HUB_ENV):
+        return Path(os.environ[LOCAL_HUB_ENV]).expanduser()
+    from hubembed.pipeline import cache_dir
+
+    return cache_dir() / "localhub"
+
+
+def local_token_file(root: str | os.PathLike) -> Path:
+    """The file holding the local user's token (created on first use, mode 0600); pass it as --token-file."""
+    path = Path(root) / _LOCAL_TOKEN_FILE
+    if not path.is_file():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"hf_local_{secrets.token_hex(16)}\n")
+    return path
+
+
+@contextlib.contextmanager
+def local_hub(root: str | os.PathLike | None = None, port: int = 0, orgs: tuple[str, ...] = ()) -> Iterator[tuple]:
+    """Start LocalHub (hubembed.testing.hub_server, a test double of the Hub) on 127.0.0.1 over `root`, with the
+    user `local` (member of `orgs`); point this process's huggingface_hub client at it. Yields (server, token)."""
+    from hubembed.testing.hub_server import LocalHub
+
+    root = Path(root) if root is not None else local_hub_root()
+    token = local_token_file(root).read_text(encoding="utf-8").strip()
+    with LocalHub(root, port=port) as server:
+        server.ensure_user(LOCAL_USER, token)
+        for org in orgs:
+            server.join_org(LOCAL_USER, org)
+        with server.client_env():
+            yield server, token
 
 
 # -- error mapping -------------------------------------------------------------------------------------------

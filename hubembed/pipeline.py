@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 from hubembed import compat
 from hubembed.config import RUN_FILE, ResolvedRun
-from hubembed.errors import DataError, OutputExistsError
-from hubembed.types import SHAPES, BuildContext, EvalContext, Score, TrainJob
+from hubembed.errors import ConfigError, DataError, OutputExistsError
+from hubembed.types import SHAPES, BuildContext, EvalContext, Score, TrainJob, shape_columns
 
 METRICS_FILE = "metrics.json"
 
@@ -50,46 +50,211 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], None] = print) -> RunOutcome:
-    from hubembed import models
+def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], None] = print, resume: bool = False) -> RunOutcome:
+    """Run `run` in this process. `resume`: continue the interrupted run of the output folder from its last checkpoint.
+    Inside a rank that `hubembed train --num-processes N` started, the launcher owns the staging folder, and only
+    rank 0 evaluates, saves, writes the card and publishes."""
+    from hubembed import launch, models
 
     shapes = compat.check(run)
     out = Path(run.output) if run.output else default_output(run)
     run.output = str(out)
-    check_output(out, overwrite)
-    stage = staging_dir(out)
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    main, child = launch.is_main_process(), launch.launched()
+    stage = staging_dir(out) if child else open_stage(run, out, overwrite=overwrite, resume=resume)
+    checkpoint = last_checkpoint(stage) if resume else None
     started = time.time()
     try:
-        (stage / RUN_FILE).write_text(run.to_yaml(), encoding="utf-8")  # first: the run is known even if it dies
         base = models.resolve_model(run.model, log)
-        train_ds, data_report = build_data(run, shapes, base.load_from, log)
+        with launch.main_process_first():  # rank 0 builds (and caches) the data first
+            train_ds, data_report = build_data(run, shapes, base.load_from, log)
+        batch = batch_facts(run, train_ds, launch.world_size())
         model = models.load(base)
         eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log)
-        log("Evaluating the base model...")
-        before = evaluate(run, model, eval_ctx, "base")
+        before: list[Score] = []
+        if main:
+            log("Evaluating the base model...")
+            before = evaluate(run, model, eval_ctx, "base")
+        from transformers import set_seed
+
+        set_seed(run.training.seed)  # what the plugins add (an adapter, a head) starts the same on every run and rank
         model = run.loss.plugin.prepare_model(model)
         model = run.trainer.plugin.prepare_model(model)
-        log(f"Training on {len(train_ds)} {shapes[-1]} examples with {run.loss.info.name}...")
-        result = run.trainer.plugin.train(
-            TrainJob(model=model, loss=run.loss.plugin, train_dataset=train_ds, training=run.training, output_dir=stage, log=log)
+        counts = param_counts(model)
+        job = TrainJob(
+            model=model, loss=run.loss.plugin, train_dataset=train_ds, training=run.training, output_dir=stage, log=log,
+            resume_from=checkpoint, base_model_id=base.hub_id, base_revision=base.revision,
         )
+        where = f" on {batch['processes']} processes (global batch {batch['global_batch_size']})" if batch["processes"] > 1 else ""
+        again = f", resuming from {checkpoint.name}" if checkpoint else ""
+        log(f"Training on {len(train_ds)} {shapes[-1]} examples with {run.loss.info.name}{where}{again}...")
+        result = run.trainer.plugin.train(job)
+        if not main:
+            return RunOutcome(out, {})
         log("Evaluating the trained model...")
         after = evaluate(run, model, eval_ctx, "trained")
-        shutil.rmtree(stage / "checkpoints", ignore_errors=True)
-        model.save(str(stage), create_model_card=False)
+        shutil.rmtree(stage / CHECKPOINTS, ignore_errors=True)
+        weights = {**counts, **run.trainer.plugin.save(job, stage)}
         metrics = _metrics(run, base, data_report, before, after, result, started)
-        (stage / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        metrics["train"].update(batch, resumed_from=checkpoint.name if checkpoint else None)
+        metrics["weights"] = weights
         from hubembed import card
 
+        # what only the trained model can give the card: sentence-transformers' card data, the STSB scatter plot
+        metrics["card"] = card.collect(model, stage, log)
+        (stage / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         card.write(stage, run.to_dict(), metrics)
         _publish(stage, out)
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        if not child:
+            abandon(stage, out, log)
         raise
     return RunOutcome(out, metrics)
+
+
+# --- staging, checkpoints, resume -----------------------------------------------------------------------------
+
+CHECKPOINTS = "checkpoints"  # <stage>/checkpoints/checkpoint-N, written by the trainer every training.save_steps
+
+
+def open_stage(run: ResolvedRun, out: Path, *, overwrite: bool, resume: bool) -> Path:
+    """The staging folder of a new run (made, with hubembed_run.yaml written first), or of the interrupted run that
+    `resume` continues (kept as it is). An interrupted run is never deleted without --overwrite."""
+    stage = staging_dir(out)
+    if resume:
+        resumable(out)
+        return stage
+    check_output(out, overwrite)
+    if stage.exists():
+        kept = last_checkpoint(stage)
+        if kept is not None and not overwrite:
+            raise OutputExistsError(
+                f"{stage} holds an interrupted run ({kept.name}); continue it with `hubembed train --resume {out}` "
+                f"or pass --overwrite to start over"
+            )
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    (stage / RUN_FILE).write_text(run.to_yaml(), encoding="utf-8")  # first: the run is known even if it dies
+    return stage
+
+
+def abandon(stage: Path, out: Path, log: Callable[[str], None]) -> None:
+    """A run that did not finish: keep its staging folder if it holds a checkpoint (to resume), else remove it."""
+    kept = last_checkpoint(stage)
+    if kept is None:
+        shutil.rmtree(stage, ignore_errors=True)
+    else:
+        log(f"The run stopped; {kept.name} is kept in {stage}: continue with `hubembed train --resume {out}`")
+
+
+def last_checkpoint(stage: Path) -> Path | None:
+    """The newest complete checkpoint (one whose trainer_state.json was written) in the staging folder."""
+    import re
+
+    found = []
+    for path in (stage / CHECKPOINTS).glob("checkpoint-*"):
+        match = re.fullmatch(r"checkpoint-(\d+)", path.name)
+        if match and (path / "trainer_state.json").is_file():
+            found.append((int(match.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def resumable(out: Path) -> tuple[Path, Path]:
+    """The staging folder and last checkpoint of the interrupted run of `out`; one line saying why if none."""
+    stage = staging_dir(out)
+    if not (stage / RUN_FILE).is_file():
+        if (out / METRICS_FILE).is_file():
+            raise ConfigError(f"{out} holds a finished run, nothing to resume; start a new one with --overwrite")
+        raise ConfigError(f"no interrupted run of {out} to resume ({stage} does not exist); check the output folder")
+    checkpoint = last_checkpoint(stage)
+    if checkpoint is None:
+        raise ConfigError(
+            f"the interrupted run in {stage} stopped before its first checkpoint, so it cannot resume; "
+            f"run it again with --overwrite (and --save-steps N to checkpoint more often)"
+        )
+    return stage, checkpoint
+
+
+def check_same_run(run: ResolvedRun, stage: Path) -> None:
+    """A resumed run must be the run that was interrupted: same pinned plugins, params and training values."""
+    import yaml
+
+    stored = yaml.safe_load((stage / RUN_FILE).read_text(encoding="utf-8")) or {}
+    now = run.to_dict()
+    for d in (stored, now):
+        d.pop("output", None)
+    where = _first_difference(stored, now, "")
+    if where is not None:
+        key, was, is_now = where
+        raise ConfigError(
+            f"the interrupted run in {stage} has {key}={was!r}, this one {is_now!r}; resume with the same config "
+            f"(drop the flags that change it) or start a new run with --overwrite"
+        )
+
+
+def _first_difference(a: Any, b: Any, key: str) -> tuple[str, Any, Any] | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            found = _first_difference(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = _first_difference(x, y, f"{key}.{i}")
+            if found:
+                return found
+        return None
+    return None if a == b else (key, a, b)
+
+
+def batch_facts(run: ResolvedRun, train_ds: Any, processes: int) -> dict[str, Any]:
+    """Batch sizes and negatives per anchor, for metrics.json and the card; a batch the data cannot fill is an error."""
+    per = run.training.batch_size
+    if processes > 1 and len(train_ds) < per * processes:
+        raise DataError(
+            f"{processes} processes x batch {per} need {per * processes} examples per step but the data has "
+            f"{len(train_ds)}; lower --num-processes or --batch-size, or use more data"
+        )
+    return {
+        "processes": processes,
+        "per_process_batch_size": per,
+        "global_batch_size": per * processes,
+        "negatives_per_anchor": run.loss.plugin.negatives_per_anchor(per, processes, len(train_ds.column_names)),
+    }
+
+
+def param_counts(model: Any) -> dict[str, Any]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"trainable_params": trainable, "total_params": total, "trainable_share": round(trainable / total, 6) if total else 0.0}
+
+
+def train_launched(run: ResolvedRun, *, num_processes: int | None, accelerate_config: str | None, overwrite: bool = False,
+                   resume: bool = False, log: Callable[[str], None] = print) -> RunOutcome:
+    """Run `run` on several processes: prepare the staging folder here, then start the same resolved run under
+    `accelerate launch` (see hubembed.launch); the ranks train, rank 0 publishes the output."""
+    from hubembed import launch
+
+    compat.check(run)
+    out = Path(run.output) if run.output else default_output(run)
+    run.output = str(out)
+    launch.check(num_processes, accelerate_config)
+    stage = open_stage(run, out, overwrite=overwrite, resume=resume)
+    launch.write_launch_record(stage / CHECKPOINTS, num_processes, accelerate_config)
+    program = ["hubembed", "train", "--config", str(stage / RUN_FILE), "--output", str(out)]
+    if resume:
+        program += ["--resume", str(out)]
+    how = f"--config_file {accelerate_config}" if accelerate_config else f"{num_processes} processes"
+    log(f"Launching the run with accelerate ({how})...")
+    try:
+        code = launch.run(program, num_processes, accelerate_config)
+    except BaseException:
+        abandon(stage, out, log)
+        raise
+    if code != 0 or not (out / METRICS_FILE).is_file():
+        abandon(stage, out, log)
+        raise launch.LaunchFailed(f"the launched run failed (exit code {code}, rank logs above); set HUBEMBED_DEBUG=1 to see each rank's traceback")
+    return RunOutcome(out, json.loads((out / METRICS_FILE).read_text(encoding="utf-8")))
 
 
 def _publish(stage: Path, out: Path) -> None:
@@ -105,10 +270,19 @@ def _publish(stage: Path, out: Path) -> None:
 
 def build_data(run: ResolvedRun, shapes: list[str], model_path: str, log: Callable[[str], None]) -> tuple[Any, list[dict[str, Any]]]:
     """Run the data chain; check each step gave what it declared; report sizes, stats and fingerprints."""
+    result, report = build_chain(run.data, shapes, run.training.seed, model_path, log)
+    train_ds = result["train"]
+    return train_ds.select_columns(shape_columns(shapes[-1], train_ds.column_names)), report
+
+
+def build_chain(steps: list[Any], shapes: list[str], seed: int, model_path: str, log: Callable[[str], None]) -> tuple[Any, list[dict[str, Any]]]:
+    """Run data steps (a source, then transforms) in order; return the last DatasetDict and the per-step report.
+    `hubembed train` and `hubembed data build` both go through here."""
     upstream = None
     report = []
-    for step, shape in zip(run.data, shapes):
-        ctx = BuildContext(shape=shape, seed=run.training.seed, model=model_path, cache_dir=cache_dir(), log=log)
+    for step, shape in zip(steps, shapes):
+        log(f"Data step {step.info.short} ({step.info.name}) -> {shape}...")
+        ctx = BuildContext(shape=shape, seed=seed, model=model_path, cache_dir=cache_dir(), log=log)
         result = step.plugin.build(ctx, upstream)
         train_ds = _checked(result, step.info.short, shape)
         upstream = result
@@ -121,7 +295,7 @@ def build_data(run: ResolvedRun, shapes: list[str], model_path: str, log: Callab
                 "stats": ctx.stats,
             }
         )
-    return upstream["train"].select_columns(list(SHAPES[shapes[-1]])), report
+    return upstream, report
 
 
 def _checked(result: Any, step: str, shape: str) -> Any:
@@ -173,9 +347,17 @@ def _metrics(run, base, data_report, before, after, result, started) -> dict[str
         "precision": resolve_precision(run.training.precision),
         "hardware": hardware.describe(),
         "versions": versions(),
+        "requirements": plugin_requirements(run),  # pip lines of the plugins' distributions (plugins list --requirements)
         "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(finished - started, 1),
     }
+
+
+def plugin_requirements(run: ResolvedRun) -> list[str]:
+    """`distribution==version` of every distribution whose plugins the run used (a local --code file: a comment)."""
+    from hubembed.registry import requirements
+
+    return requirements([step.info.record() for step in run.steps()])
 
 
 def versions() -> dict[str, str]:

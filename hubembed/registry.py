@@ -3,19 +3,27 @@
 One entry-point group per kind. The entry point's name is the plugin's pinned name (`owner.name.vN`), so listing
 names and distributions reads package metadata only; a plugin's module is imported when it is first used (or
 shown), and a module that fails to import or breaks the contract is reported without breaking the others.
+
+Plugins can also come from a local file (`--code file.py`, or `HUBEMBED_CODE=a.py:b.py`, which child processes
+inherit): every plugin class the file defines is registered as `local.<file stem>.v1` unless it sets
+`name = "owner.name.vN"`. Those show their file as distribution and a content hash as version.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
+import hashlib
 import importlib.metadata as md
+import importlib.util
+import os
 import re
+import sys
 from dataclasses import dataclass, field, is_dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from hubembed.errors import PluginError, UnknownPluginError
+from hubembed.errors import ConfigError, HubembedError, PluginError, UnknownPluginError
 from hubembed.types import BASES, KINDS, SHAPES, Plugin
 
 GROUPS = {
@@ -26,6 +34,10 @@ GROUPS = {
 }
 NAME_RE = re.compile(r"^(?P<owner>[a-z0-9][a-z0-9_-]*)\.(?P<name>[a-z0-9][a-z0-9_-]*)\.v(?P<version>[0-9]+)$")
 RESERVED_OWNER = "hubembed"
+BUILTIN_DISTRIBUTION = "hubembed"
+CODE_ENV = "HUBEMBED_CODE"  # local plugin files, os.pathsep-separated (set by --code; inherited by subprocesses)
+LOCAL_OWNER = "local"
+LOCAL_PREFIX = "file:"  # distribution of a plugin from a local file: file:/abs/path.py
 
 
 @dataclass
@@ -84,6 +96,11 @@ class PluginInfo:
         """What a run writes down about the plugin it used."""
         return {"name": self.name, "distribution": self.distribution, "version": self.dist_version}
 
+    @property
+    def is_local(self) -> bool:
+        """Registered from a local file (--code), not from an installed distribution."""
+        return self.distribution.startswith(LOCAL_PREFIX)
+
 
 def _validate(kind: str, cls: Any) -> None:
     base = BASES[kind]
@@ -125,6 +142,12 @@ class Registry:
         self._by_kind: dict[str, dict[str, PluginInfo]] = {k: {} for k in KINDS}
         self.problems: list[str] = []  # registration problems that are not one plugin's fault
         allowed = _allowed_distributions()
+        for path in code_paths():  # explicit, so never filtered by the allowlist
+            try:
+                for kind, name, cls, version in load_code(path):
+                    self.add_class(kind, name, cls, distribution=f"{LOCAL_PREFIX}{path}", version=version)
+            except HubembedError as err:
+                self.problems.append(str(err))
         for kind in KINDS:
             for ep in md.entry_points(group=GROUPS[kind]):
                 dist = ep.dist
@@ -147,6 +170,12 @@ class Registry:
                 f"{info.distribution} registers {info.kind} plugin {info.name!r}: names must look like owner.name.v1"
             )
             return
+        if info.owner == RESERVED_OWNER and info.distribution != BUILTIN_DISTRIBUTION:
+            self.problems.append(
+                f"{info.distribution} registers {info.kind} plugin {info.name!r}: the `{RESERVED_OWNER}.` owner is "
+                f"reserved for built-ins; rename it to <your-owner>.{info.short}.v{info.version}"
+            )
+            return
         existing = self._by_kind[info.kind].get(info.name)
         if existing is not None:
             if (existing.distribution, existing.value) == (info.distribution, info.value):
@@ -160,9 +189,11 @@ class Registry:
             return
         self._by_kind[info.kind][info.name] = info
 
-    def add_class(self, kind: str, name: str, cls: type[Plugin], distribution: str = "<local>") -> PluginInfo:
+    def add_class(
+        self, kind: str, name: str, cls: type[Plugin], distribution: str = "<local>", version: str = "0"
+    ) -> PluginInfo:
         """Register a class directly (plugins from a local file, tests)."""
-        info = PluginInfo(kind, name, f"{cls.__module__}:{cls.__qualname__}", distribution, "0", loader=cls)
+        info = PluginInfo(kind, name, f"{cls.__module__}:{cls.__qualname__}", distribution, version, loader=cls)
         self._add(info)
         return info
 
@@ -198,6 +229,8 @@ class Registry:
         close = difflib.get_close_matches(name, names, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         available = ", ".join(sorted({i.short for i in self._by_kind[kind].values()})) or "none installed"
+        if name.split(".")[0] == LOCAL_OWNER and len(name.split(".")) > 1:
+            return f"unknown {kind} plugin {name!r}: local.* plugins come from a file; pass --code FILE.py (available: {available})"
         return f"unknown {kind} plugin {name!r}: {hint}available: {available} (see `hubembed plugins list`)"
 
     def load(self, kind: str, name: str) -> tuple[PluginInfo, type[Plugin]]:
@@ -209,6 +242,101 @@ class Registry:
         plugin = cls(params)
         plugin.name = info.name
         return plugin
+
+
+# --- plugins from a local file (--code) ----------------------------------------------------------------------
+
+
+def code_paths() -> list[str]:
+    return [p for p in os.environ.get(CODE_ENV, "").split(os.pathsep) if p]
+
+
+def _local_name(stem: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", stem.lower()).strip("-_") or "plugin"
+
+
+def load_code(path: str | Path) -> list[tuple[str, str, type[Plugin], str]]:
+    """Import a local .py file; return (kind, name, class, version) of each plugin class it defines.
+
+    The name is the class's `name` attribute when it sets one, else `local.<file stem>.v1`; the version is
+    `sha256:` and the first 12 hex digits of the file, so a run records exactly which code it used.
+    """
+    file = Path(path).expanduser().resolve()
+    if not file.is_file() or file.suffix != ".py":
+        raise ConfigError(f"--code {path}: not a Python file; give the path of a .py file that defines a plugin class")
+    source = file.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:12]
+    module_name = f"hubembed_code_{re.sub(r'[^A-Za-z0-9_]', '_', file.stem)}_{digest}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, file)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses and pickling look the module up by name
+        try:
+            spec.loader.exec_module(module)
+        except Exception as err:  # third-party code: any failure becomes one line
+            del sys.modules[module_name]
+            reason = str(err).splitlines()[0] if str(err) else ""
+            raise PluginError(f"cannot import --code {file} ({type(err).__name__}: {reason}); fix the file") from err
+    found: list[tuple[str, str, type[Plugin], str]] = []
+    seen: dict[tuple[str, str], str] = {}
+    for obj in list(vars(module).values()):
+        if not (isinstance(obj, type) and obj.__module__ == module_name and issubclass(obj, Plugin)):
+            continue
+        kind = next((k for k, base in BASES.items() if issubclass(obj, base)), None)
+        if kind is None or obj in BASES.values():
+            continue
+        name = obj.__dict__.get("name") or f"{LOCAL_OWNER}.{_local_name(file.stem)}.v1"
+        if (kind, name) in seen:
+            raise PluginError(
+                f"--code {file} defines two {kind} plugins named {name} ({seen[kind, name]}, {obj.__name__}); "
+                f'give each a class attribute name = "local.NAME.v1"'
+            )
+        seen[kind, name] = obj.__name__
+        found.append((kind, name, obj, f"sha256:{digest}"))
+    if not found:
+        raise PluginError(
+            f"--code {file} defines no plugin class; subclass hubembed.types.DataBuilder, Loss, Trainer or Evaluator"
+        )
+    return found
+
+
+def use_code(paths: list[str] | tuple[str, ...], strict: bool = True) -> Registry:
+    """Register the plugins of local files for this process and the processes it starts (`--code`).
+
+    strict: each file is imported first, so a file that fails to import stops here with one line (for runs);
+    otherwise its failure becomes one of `registry().problems` (for listings).
+    """
+    resolved = [str(Path(p).expanduser().resolve()) for p in paths]
+    for path in resolved:
+        if strict:
+            load_code(path)
+        elif not Path(path).is_file():
+            raise ConfigError(f"--code {path}: no such file; give the path of a .py file that defines a plugin class")
+    merged = list(dict.fromkeys(code_paths() + resolved))
+    os.environ[CODE_ENV] = os.pathsep.join(merged)
+    reset()
+    return registry()
+
+
+# --- what a run needs installed ------------------------------------------------------------------------------
+
+
+def requirements(records: list[dict[str, str]]) -> list[str]:
+    """pip requirement lines for the distributions that provided these plugins (`name==version`, one each).
+
+    Plugins from a local file cannot be installed with pip: they come back as a comment naming the file.
+    """
+    lines: dict[str, str] = {}
+    for rec in records:
+        dist, version = rec.get("distribution", ""), rec.get("version", "")
+        if dist.startswith(LOCAL_PREFIX):
+            lines.setdefault(dist, f"# {rec['name']}: local file {dist[len(LOCAL_PREFIX):]} ({version}); pass --code FILE")
+        elif dist and not dist.startswith("<"):  # <unknown>, <local>: classes registered in-process
+            lines.setdefault(dist, f"{dist}=={version}" if version and version != "?" else dist)
+    order = {dist: (dist.startswith(LOCAL_PREFIX), dist != BUILTIN_DISTRIBUTION, dist.lower()) for dist in lines}
+    return [lines[dist] for dist in sorted(lines, key=order.__getitem__)]
 
 
 @lru_cache(maxsize=1)

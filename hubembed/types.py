@@ -24,7 +24,24 @@ SHAPES: dict[str, tuple[str, ...]] = {
     "pair-score": ("sentence1", "sentence2", "score"),
     "pair-class": ("premise", "hypothesis", "label"),
     "sentences": ("text",),
+    # (anchor, positive, negative_1, ..., negative_N) for MNR: N >= 1 hard negatives, columns negative_2... follow
+    "n-tuple": ("anchor", "positive", "negative_1"),
+    # TSDAE: a sentence with words deleted, and the sentence the decoder must rebuild from its embedding
+    "denoising": ("damaged", "original"),
 }
+
+
+def shape_columns(shape: str, column_names: list[str]) -> list[str]:
+    """The columns of a dataset of `shape` that a loss reads, in order: SHAPES[shape], plus negative_2,
+    negative_3, ... for an n-tuple."""
+    columns = list(SHAPES[shape])
+    if shape == "n-tuple":
+        n = 2
+        while f"negative_{n}" in column_names:
+            columns.append(f"negative_{n}")
+            n += 1
+    return columns
+
 
 KINDS = ("data", "loss", "trainer", "evaluator")
 
@@ -53,6 +70,10 @@ class TrainingParams:
         default="auto", metadata={"help": "auto (bf16 where the hardware has it), fp32, bf16 or fp16"}
     )
     logging_steps: int = field(default=10, metadata={"help": "log the training loss every N steps"})
+    save_steps: int = field(
+        default=500, metadata={"help": "checkpoint every N steps, so `hubembed train --resume OUTPUT` can continue (0: never)"}
+    )
+    save_total_limit: int = field(default=2, metadata={"help": "keep only the last K checkpoints"})
 
 
 @dataclass
@@ -77,6 +98,9 @@ class TrainJob:
     training: TrainingParams
     output_dir: Path  # checkpoints go here; the pipeline saves the final model
     log: Callable[[str], None] = print
+    resume_from: Path | None = None  # a checkpoint folder of an interrupted run to continue from
+    base_model_id: str | None = None  # Hub id and revision of the base model (None for a local folder), so a
+    base_revision: str | None = None  # saved adapter can name the model it applies to
 
 
 @dataclass
@@ -132,9 +156,16 @@ class Plugin:
     Params: ClassVar[type] = NoParams
     citation: ClassVar[str | None] = None
     name: str = ""  # set on the instance by the registry: the pinned name it was created under
+    superseded_by: ClassVar[str | None] = None  # e.g. "acme.focal.v2": listed next to this version
 
     def __init__(self, params: Any = None) -> None:
         self.params = params if params is not None else self.Params()
+
+    @classmethod
+    def check_params(cls, workdir: Path) -> dict[str, Any]:
+        """Param values for a quick offline run in the contract checks (`hubembed.testing.checks`): small data,
+        any input files written under `workdir`. The default, {}, uses every param's default."""
+        return {}
 
 
 class DataBuilder(Plugin):
@@ -165,6 +196,11 @@ class Loss(Plugin):
     def build(self, model: SentenceTransformer) -> nn.Module:
         raise NotImplementedError
 
+    def negatives_per_anchor(self, batch_size: int, processes: int, columns: int) -> int | None:
+        """How many negatives each anchor is scored against, for `batch_size` rows of `columns` texts per process;
+        None for losses without in-batch negatives. Recorded in metrics.json and on the card."""
+        return None
+
 
 class Trainer(Plugin):
     kind = "trainer"
@@ -175,6 +211,12 @@ class Trainer(Plugin):
 
     def train(self, job: TrainJob) -> TrainResult:
         raise NotImplementedError
+
+    def save(self, job: TrainJob, folder: Path) -> dict[str, Any]:
+        """Write the trained `job.model` into `folder` (called on the main process only, after evaluation); return
+        what metrics.json should say about the saved weights (merged into its `weights` entry)."""
+        job.model.save(str(folder), create_model_card=False)
+        return {"format": "full"}
 
 
 class Evaluator(Plugin):

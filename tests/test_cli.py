@@ -37,7 +37,7 @@ def test_plugins_show(run_cli):
     result = run_cli("plugins", "show", "mnr")
     assert result.returncode == 0, result.stderr
     assert "hubembed.mnr.v1" in result.stdout and "scale: float = 20.0" in result.stdout
-    assert "expects: triplet (anchor, positive, negative); pair (anchor, positive)" in result.stdout
+    assert "triplet (anchor, positive, negative); pair (anchor, positive)" in result.stdout
     shown = json.loads(run_cli("plugins", "show", "nli", "--json").stdout)
     assert shown["consumes"] is None and "triplet" in shown["produces"]
     assert {p["name"] for p in shown["params"]} == {"source", "subset", "split", "limit"}
@@ -112,7 +112,7 @@ def test_bad_input_is_one_line_exit_2(run_cli, tmp_path, args, message):
 
 
 @pytest.mark.parametrize("name, text, message", [
-    ("scored.csv", "sentence1,sentence2,score\na,b,0.5\n", "loss mnr trains on triplet/pair data"),
+    ("scored.csv", "sentence1,sentence2,score\na,b,0.5\n", "loss mnr trains on n-tuple/triplet/pair data"),
     ("cols.csv", "question,answer\na,b\n", "fit no shape"),
     ("empty.csv", "anchor,positive\n", "has no rows"),
     ("labels.csv", "premise,hypothesis,label\na,b,5\n", "label '5' is not an NLI label"),

@@ -95,7 +95,7 @@ def test_incompatible_data_and_loss_names_alternatives(tmp_path):
     with pytest.raises(CompatibilityError) as err:
         compat.check(run)
     message = str(err.value)
-    assert "loss mnr trains on triplet/pair data but data step pairs produces pair-score" in message
+    assert "loss mnr trains on n-tuple/triplet/pair data but data step pairs produces pair-score" in message
     assert "--plugin cosine" in message and "--data nli" in message
 
 

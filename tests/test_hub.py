@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -26,18 +25,6 @@ model-index:
 ---
 # tiny
 """
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
-    real_connect = socket.socket.connect
-
-    def connect(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        assert isinstance(host, str) and host.startswith("127."), f"non-loopback connection to {address!r}"
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 @pytest.fixture

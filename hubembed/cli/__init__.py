@@ -11,6 +11,13 @@ from hubembed import __version__
 COMMANDS = {
     "train": ("hubembed.cli.train", "train", "Train an embedding model: hubembed train --plugin mnr"),
     "plugins": ("hubembed.cli.plugins", "plugins", "List and inspect installed plugins"),
+    "data": ("hubembed.cli.data", "data", "Run data steps alone and save the dataset: hubembed data build --data nli --data hard-negatives"),
+    "eval": ("hubembed.cli.eval", "eval_", "Score a model or run folder on STSB / MTEB tasks"),
+    "push": ("hubembed.cli.hub", "push", "Push a run folder to the Hub (or retry a failed push)"),
+    "pull": ("hubembed.cli.hub", "pull", "Download a model from the Hub and check it loads"),
+    "compare": ("hubembed.cli.hub", "compare", "Compare models by the scores in their Hub cards"),
+    "leaderboard": ("hubembed.cli.hub", "leaderboard", "Rank an organisation's hubembed models by their card scores"),
+    "hub": ("hubembed.cli.hub", "hub_group", "LocalHub, a Hub-compatible test server on 127.0.0.1: hubembed hub serve"),
 }
 
 

@@ -185,6 +185,22 @@ class LocalHub:
                     raise ValueError(f"token already belongs to user {other!r}")
             st["users"][name] = {"token": token, "orgs": list(orgs)}
 
+    def ensure_user(self, name: str, token: str) -> None:
+        """Create user `name` with `token`, or give an existing one that token; its organisations are kept."""
+        with self._state(write=False) as st:
+            orgs = list(st["users"].get(name, {}).get("orgs", []))
+        self.add_user(name, token, orgs=orgs)
+
+    def join_org(self, name: str, org: str) -> None:
+        """Make user `name` a member of organisation `org` (organisations exist as soon as someone belongs to one)."""
+        if not _NAME_RE.fullmatch(org):
+            raise ValueError(f"invalid organisation name {org!r}")
+        with self._state(write=True) as st:
+            if name not in st["users"]:
+                raise ValueError(f"no user {name!r}")
+            if org != name and org not in st["users"][name]["orgs"]:
+                st["users"][name]["orgs"].append(org)
+
     def fail_next(self, method: str, path_contains: str, status: int = 500, times: int = 1) -> None:
         """Answer the next `times` requests whose method and path match with `status` (before any handling)."""
         with self._lock:

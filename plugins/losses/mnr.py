@@ -19,7 +19,7 @@ class Params:
 class MNRLoss(Loss):
     summary = "Multiple negatives ranking loss (InfoNCE): in-batch negatives plus hard negatives from triplets"
     Params = Params
-    expects = ("triplet", "pair")
+    expects = ("n-tuple", "triplet", "pair")  # n-tuple: triplets with more mined negatives (hard-negatives)
     in_batch_negatives = True
     citation = """@misc{henderson2017efficient,
     title = {Efficient Natural Language Response Suggestion for Smart Reply},
@@ -35,3 +35,13 @@ class MNRLoss(Loss):
         return MultipleNegativesRankingLoss(
             model, scale=self.params.scale, gather_across_devices=self.params.gather_across_devices and distributed
         )
+
+    def negatives_per_anchor(self, batch_size: int, processes: int, columns: int) -> int:
+        return negatives_per_anchor(batch_size, processes, columns, self.params.gather_across_devices)
+
+
+def negatives_per_anchor(batch_size: int, processes: int, columns: int, gather: bool) -> int:
+    """Each anchor is scored against every positive and hard negative of the batch (of all processes when they are
+    gathered) but its own positive: batch x (columns - 1) - 1."""
+    rows = batch_size * (processes if gather else 1)
+    return rows * (columns - 1) - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hubembed.types import Trainer, TrainJob, TrainResult
 
@@ -21,8 +22,10 @@ class FullTrainer(Trainer):
         return run_st_trainer(job, self.params.weight_decay, self.params.max_grad_norm)
 
 
-def run_st_trainer(job: TrainJob, weight_decay: float, max_grad_norm: float) -> TrainResult:
-    """Train `job.model` in place with SentenceTransformerTrainer; shared by trainers that only prepare the model."""
+def build_st_trainer(job: TrainJob, weight_decay: float, max_grad_norm: float, lr: float | None = None) -> Any:
+    """A SentenceTransformerTrainer for `job`: checkpoints every `training.save_steps` into <output_dir>/checkpoints
+    (the last `save_total_limit` kept). Under `accelerate launch` it runs data-parallel by itself (torchrun's
+    environment), so trainers stay unaware of the launcher."""
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
@@ -36,14 +39,16 @@ def run_st_trainer(job: TrainJob, weight_decay: float, max_grad_norm: float) -> 
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
         per_device_train_batch_size=t.batch_size,
-        learning_rate=t.lr,
+        learning_rate=t.lr if lr is None else lr,
         warmup_steps=t.warmup_ratio,  # a float < 1 is a ratio in transformers 5
         weight_decay=weight_decay,
         max_grad_norm=max_grad_norm,
         seed=t.seed,
         logging_steps=t.logging_steps,
         logging_first_step=True,
-        save_strategy="no",
+        save_strategy="steps" if t.save_steps > 0 else "no",
+        save_steps=max(t.save_steps, 1),
+        save_total_limit=t.save_total_limit,
         report_to="none",
         bf16=precision == "bf16",
         fp16=precision == "fp16",
@@ -51,10 +56,17 @@ def run_st_trainer(job: TrainJob, weight_decay: float, max_grad_norm: float) -> 
         # Repeated texts in a batch would be false in-batch negatives.
         batch_sampler=BatchSamplers.NO_DUPLICATES if job.loss.in_batch_negatives else BatchSamplers.BATCH_SAMPLER,
     )
-    trainer = SentenceTransformerTrainer(
-        model=job.model, args=args, train_dataset=job.train_dataset, loss=job.loss.build
-    )
-    output = trainer.train()
+    return SentenceTransformerTrainer(model=job.model, args=args, train_dataset=job.train_dataset, loss=job.loss.build)
+
+
+def run_st_trainer(job: TrainJob, weight_decay: float, max_grad_norm: float, lr: float | None = None) -> TrainResult:
+    """Train `job.model` in place with SentenceTransformerTrainer (continuing from `job.resume_from` when set);
+    shared by trainers that only prepare the model."""
+    trainer = build_st_trainer(job, weight_decay, max_grad_norm, lr)
+    output = trainer.train(resume_from_checkpoint=str(job.resume_from) if job.resume_from else None)
+    # accelerate wrapped the model's forward in autocast for bf16/fp16 training; take it off, so the evaluation
+    # after training sees the model as it is saved (full precision)
+    trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     metrics = output.metrics
     runtime = float(metrics.get("train_runtime", 0.0))
     return TrainResult(

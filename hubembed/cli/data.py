@@ -1,0 +1,299 @@
+"""`hubembed data build`: run a data chain alone (a source, then transforms) and save the dataset it builds, with
+a generated dataset card; optionally push it to the Hub as a dataset repo.
+
+The output folder:
+  data/train-00000-of-00001.parquet   the rows, in the columns a loss reads (the Hub's dataset viewer reads it)
+  README.md                           the dataset card (huggingface_hub DatasetCard): every step, its params and stats
+  hubembed_data.yaml                  the resolved chain; `hubembed data build --config FILE` builds it again
+  stats.json                          per step: pinned name, shape, examples, fingerprint, stats
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hubembed.cli.hub import access_options
+
+DATA_FILE = "hubembed_data.yaml"
+STATS_FILE = "stats.json"
+
+CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ pretty_name }}
+
+{{ rows }} {{ shape }} rows (columns {{ columns | join(", ") }}) built with [hubembed](https://github.com/hubembed/hubembed)
+by the data chain {% for s in steps %}`{{ s.alias }}`{% if not loop.last %} -> {% endif %}{% endfor %}.
+
+## Usage
+
+```python
+from datasets import load_dataset
+
+dataset = load_dataset("{{ repo_id | default(pretty_name) }}", split="train")
+```
+
+## How it was built
+
+| step | plugin | distribution | shape | examples | fingerprint | params |
+|---|---|---|---|---|---|---|
+{% for s in steps -%}
+| {{ loop.index }} | `{{ s.name }}` | {{ s.distribution }} {{ s.version }} | {{ s.shape }} | {{ s.examples }} | `{{ s.fingerprint }}` | `{{ s.params | tojson }}` |
+{% endfor %}
+Model used by the steps that embed or label (miners, labelers): `{{ model }}`; seed {{ seed }}.
+
+### Step statistics
+{% for s in steps %}
+- `{{ s.alias }}`:{% for k, v in s.stats.items() %} {{ k }}: {{ v | tojson }}{% if not loop.last %};{% endif %}{% endfor %}
+{% endfor %}
+
+### Rebuild
+
+```bash
+hubembed data build --config hubembed_data.yaml
+```
+
+<details><summary>hubembed_data.yaml</summary>
+
+```yaml
+{{ data_yaml }}
+```
+
+</details>
+
+Built in {{ duration_s }} s on {{ hardware }}.
+
+## Citation
+{% if citations %}
+```bibtex
+{% for c in citations -%}
+{{ c }}
+
+{% endfor -%}
+```
+{% else %}
+No citation given by the plugins.
+{% endif %}
+"""
+
+
+@click.group()
+def data() -> None:
+    """Run data steps on their own and save (or push) the dataset they build."""
+
+
+@data.command("build")
+@click.option("--data", "data_args", multiple=True, metavar="NAME|PATH", help="Data step (repeat: a source, then transforms).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A run config or hubembed_data.yaml: its data chain, model and seed.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value: data.PARAM, data.N.PARAM, data.NAME.PARAM, model.")
+@click.option("--model", metavar="ID|PATH", help="Model for steps that embed or label (default: all-MiniLM-L6-v2).")
+@click.option("--plugin", "loss", metavar="NAME", help="Build the shape this loss trains on (as `hubembed train --plugin NAME` would).")
+@click.option("--shape", metavar="SHAPE", help="Shape the last step gives (default: the first it produces).")
+@click.option("--seed", type=int, help="Seed for sampling and shuffling (default 42).")
+@click.option("--output", type=click.Path(file_okay=False), help="Output folder (default runs/data-<last step>).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing dataset folder (only once the new one is complete).")
+@click.option("--push", is_flag=True, help="Push the dataset folder to the Hub as a dataset repo.")
+@click.option("--repo-id", metavar="ORG/NAME", help="Dataset repo to push to (default <your user>/<output folder name>).")
+@click.option("--private", is_flag=True, help="Create the dataset repo private.")
+@access_options
+def build(data_args, config_file, overrides, model, loss, shape, seed, output, overwrite, push, repo_id, private,
+          endpoint, token_file, local_hub) -> None:
+    """Build a dataset from data steps, write it as parquet with a dataset card, and optionally push it.
+
+    \b
+    Examples:
+      hubembed data build --data nli --data hard-negatives --plugin mnr --output runs/nli-hn
+      hubembed data build --data augsbert --set data.gold_limit=1000 --output runs/augsbert-data
+      hubembed data build --config runs/nli-hn/hubembed_data.yaml --output runs/nli-hn-again
+      hubembed data build --data nli --data hard-negatives --push --repo-id me/nli-hard-negatives
+    """
+    from hubembed import compat, models, pipeline
+    from hubembed import config as cfgmod
+    from hubembed.errors import ConfigError
+
+    if not push and (repo_id or private):
+        raise ConfigError("--repo-id and --private only mean something with --push: add --push, or drop them")
+    cfg, shape = _config(config_file, shape)
+    steps = tuple(cfgmod.data_step(d) for d in data_args) if data_args else cfg.data
+    cfg = dataclasses.replace(
+        cfg,
+        loss=cfgmod.Step(loss) if loss else cfg.loss,
+        data=steps,
+        model=model or cfg.model,
+        training={**cfg.training, **({"seed": seed} if seed is not None else {})},
+        output=output or None,
+    )
+    if cfg.data is None and cfg.loss is not None:
+        cfg = dataclasses.replace(cfg, data=cfgmod.with_defaults(cfg).data)
+    if not cfg.data:
+        raise ConfigError("no data steps: pass --data NAME|PATH (e.g. --data nli --data hard-negatives) or --config FILE")
+    for item in overrides:
+        if not item.split("=", 1)[0].strip().startswith(("data", "model")):
+            raise ConfigError(f"--set {item}: `hubembed data build` takes data.PARAM (or data.N.PARAM / data.NAME.PARAM) and model")
+    cfg = cfgmod.apply_overrides(cfg, list(overrides))
+    seed = int(cfg.training.get("seed", 42))
+
+    steps_resolved = cfgmod.resolve_data(cfg.data)
+    if loss:
+        if shape is not None:
+            raise ConfigError("give --plugin or --shape, not both: --plugin picks the shape its loss trains on")
+        run = cfgmod.resolve(dataclasses.replace(cfg, eval=()))
+        run.data = steps_resolved
+        shapes = compat.check(run)
+    else:
+        shapes = compat.check_chain(steps_resolved, shape)
+
+    out = Path(cfg.output) if cfg.output else Path("runs") / f"data-{steps_resolved[-1].info.short}"
+    pipeline.check_output(out, overwrite)
+    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    stage = pipeline.staging_dir(out)
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    started = time.time()
+    try:
+        base = models.resolve_model(cfg.model, log)
+        result, report = pipeline.build_chain(steps_resolved, shapes, seed, base.load_from, log)
+        written = _write(stage, result, shapes[-1], steps_resolved, report, cfg.model, seed, started)
+        pipeline._publish(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    click.echo("")
+    click.secho(f"Built {written['rows']} {shapes[-1]} rows in {time.time() - started:.0f} s.", bold=True)
+    for row in report:
+        click.echo(f"  {row['name']:<28} {row['shape']:<10} {row['examples']:>7} examples  fingerprint {row['fingerprint']}")
+    click.echo(f"Dataset: {out}/  (card: {out}/README.md, rows: {out}/data/)")
+    click.echo(f"Again:   hubembed data build --config {out / DATA_FILE} --output {out} --overwrite")
+    if push:
+        _push(out, repo_id, private, endpoint, token_file, local_hub)
+
+
+def _config(config_file: str | None, shape: str | None) -> tuple[Any, str | None]:
+    """RunConfig from a run config or hubembed_data.yaml (whose `shape` key is ours)."""
+    import yaml
+
+    from hubembed import config as cfgmod
+    from hubembed.errors import ConfigError
+
+    if not config_file:
+        return cfgmod.RunConfig(), shape
+    path = Path(config_file)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read config {path}: {err.strerror}; check the path") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config {path} is not valid YAML; fix the file") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path} must be a YAML mapping (data:, model:, ...)")
+    saved_shape = raw.pop("shape", None)
+    return cfgmod.from_dict(raw, str(path)), shape or saved_shape
+
+
+def _write(stage: Path, result: Any, shape: str, steps: list, report: list, model: str, seed: int, started: float) -> dict:
+    import yaml
+
+    from hubembed import __version__, hardware
+    from hubembed.types import shape_columns
+
+    (stage / "data").mkdir()
+    rows = 0
+    columns: list[str] = []
+    for split in result:
+        ds = result[split]
+        columns = shape_columns(shape, ds.column_names)
+        ds.select_columns(columns).to_parquet(str(stage / "data" / f"{split}-00000-of-00001.parquet"))
+        rows += len(ds) if split == "train" else 0
+    chain = {
+        "hubembed_version": __version__,
+        "model": model,
+        "data": [s.to_dict() for s in steps],
+        "training": {"seed": seed},
+        "shape": shape,
+    }
+    data_yaml = yaml.safe_dump(chain, sort_keys=False, allow_unicode=True)
+    (stage / DATA_FILE).write_text(data_yaml, encoding="utf-8")
+    (stage / STATS_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    ctx = {
+        "pretty_name": None,
+        "rows": rows,
+        "shape": shape,
+        "columns": columns,
+        "steps": [{**r, "alias": s.info.short, "params": s.to_dict()["params"]} for s, r in zip(steps, report)],
+        "model": model,
+        "seed": seed,
+        "data_yaml": data_yaml.strip(),
+        "duration_s": round(time.time() - started, 1),
+        "hardware": hardware.describe(),
+        "citations": _citations(steps),
+        "splits": list(result),
+    }
+    render_card(ctx, stage.name.lstrip(".").removesuffix(".partial")).save(stage / "README.md")
+    return {"rows": rows}
+
+
+def _citations(steps: list) -> list[str]:
+    found: list[str] = []
+    for s in steps:
+        text = (type(s.plugin).citation or "").strip()
+        if text and text not in found:
+            found.append(text)
+    return found
+
+
+def render_card(ctx: dict[str, Any], name: str, repo_id: str | None = None) -> Any:
+    """The dataset card: YAML metadata (configs -> the parquet files, tags, size, source datasets) and the chain."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    rows = ctx["rows"]
+    size = "n<1K" if rows < 1_000 else "1K<n<10K" if rows < 10_000 else "10K<n<100K" if rows < 100_000 else "100K<n<1M"
+    sources = sorted({r["stats"]["hub_id"] for r in ctx["steps"] if isinstance(r.get("stats"), dict) and r["stats"].get("hub_id")})
+    card_data = DatasetCardData(
+        language="en",
+        license="other",
+        size_categories=size,
+        source_datasets=sources or None,
+        task_categories=["sentence-similarity"],
+        tags=["sentence-transformers", "hubembed", ctx["shape"], *[s["alias"] for s in ctx["steps"]]],
+        pretty_name=name,
+        configs=[{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in ctx["splits"]]}],
+    )
+    return DatasetCard.from_template(
+        card_data, template_str=CARD_TEMPLATE, **{**ctx, "pretty_name": name, **({"repo_id": repo_id} if repo_id else {})}
+    )
+
+
+def _push(out: Path, repo_id: str | None, private: bool, endpoint: str | None, token_file: str | None, local: bool) -> None:
+    from hubembed import hub
+    from hubembed.cli.hub import target
+    from hubembed.errors import HubError
+
+    orgs = (repo_id.split("/")[0],) if repo_id and "/" in repo_id else ()
+    with target(endpoint, token_file, local, orgs) as where:
+        if where.token is None:
+            raise HubError(hub._NO_TOKEN)
+        if not repo_id or "/" not in repo_id:
+            repo_id = f"{hub.whoami(hub.make_api(where.token, where.endpoint))}/{repo_id or out.name}"
+        _name_repo_in_card(out, repo_id)
+        result = hub.push_folder(out, repo_id, token=where.token, endpoint=where.endpoint, private=private, repo_type="dataset")
+        note = " on LocalHub" if getattr(where, "local", False) else ""
+        if result.changed:
+            click.echo(f"Pushed {out}/ to dataset {result.repo_id}{note}: {result.url} (commit {result.commit_oid[:8]})")
+        else:
+            click.echo(f"Nothing to push: dataset {result.repo_id}{note} already holds this (commit {result.commit_oid[:8]}).")
+
+
+def _name_repo_in_card(out: Path, repo_id: str) -> None:
+    """Put the repo id into the card's usage snippet before pushing."""
+    readme = out / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    readme.write_text(text.replace(f'load_dataset("{out.name}"', f'load_dataset("{repo_id}"', 1), encoding="utf-8")

@@ -1,0 +1,171 @@
+"""`hubembed eval MODEL_OR_DIR`: score any model with the STSB and MTEB evaluator plugins; on a run folder, also
+score its base model, update metrics.json and re-render the card."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _evaluators(stsb: bool, mteb_tasks: str | None, mteb_data: str | None) -> list[Any]:
+    """Evaluator plugins through the registry, params type-checked like a run config's."""
+    from hubembed.config import make_params
+    from hubembed.registry import registry
+
+    wanted: list[tuple[str, dict[str, Any]]] = []
+    if stsb or not mteb_tasks:
+        wanted.append(("stsb", {}))
+    if mteb_tasks:
+        wanted.append(("mteb", {"tasks": mteb_tasks, **({"data_dir": mteb_data} if mteb_data else {})}))
+    elif mteb_data:
+        from hubembed.errors import ConfigError
+
+        raise ConfigError("--mteb-data needs --mteb TASK,...: name the MTEB tasks to read from it")
+    steps = []
+    for name, values in wanted:
+        info = registry().resolve("evaluator", name)
+        cls = info.load()
+        plugin = cls(make_params(cls.Params, values, f"eval ({info.name})"))
+        plugin.name = info.name
+        steps.append((info, plugin))
+    return steps
+
+
+def _merge(old: list[dict], new: list[dict]) -> list[dict]:
+    """Scores by task/split/metric: new values replace old ones, new keys are appended."""
+    key = lambda s: (s["task"], s["split"], s["metric"])  # noqa: E731
+    fresh = {key(s): s for s in new}
+    merged = [fresh.pop(key(s), s) for s in old]
+    return merged + list(fresh.values())
+
+
+@click.command("eval")
+@click.argument("model", metavar="MODEL_OR_DIR")
+@click.option("--stsb", is_flag=True, help="STS Benchmark validation and test (the default when nothing else is asked).")
+@click.option("--mteb", "mteb_tasks", metavar="TASK,...", help="MTEB tasks, e.g. STSBenchmark,SciFact.")
+@click.option("--mteb-data", type=click.Path(file_okay=False), help="Folder with local task data (e.g. scifact/ in BEIR layout).")
+@click.option("--base/--no-base", default=True, show_default=True, help="On a run folder, also score its base model (before -> after).")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Encoding batch size.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, as_json) -> None:
+    """Evaluate a model (a Hub id, a model folder, or a hubembed run folder) on STSB and MTEB tasks.
+
+    On a run folder the scores go into its metrics.json and its card (README.md) is re-rendered; push it again
+    with `hubembed push DIR`.
+
+    \b
+    Examples:
+      hubembed eval runs/mnr --mteb STSBenchmark,SciFact --mteb-data ../shared/data
+      hubembed eval sentence-transformers/all-MiniLM-L6-v2 --stsb --mteb STSBenchmark
+    """
+    from dataclasses import asdict
+
+    from hubembed import models
+    from hubembed.config import RUN_FILE
+    from hubembed.pipeline import METRICS_FILE, cache_dir
+    from hubembed.types import EvalContext
+
+    steps = _evaluators(stsb, mteb_tasks, mteb_data)
+    folder = Path(model)
+    is_run = (folder / RUN_FILE).is_file() and (folder / METRICS_FILE).is_file()
+    resolved = models.resolve_model(model, _log)
+    st_model = models.load(resolved)
+    ctx = EvalContext(seed=42, cache_dir=cache_dir(), batch_size=batch_size, log=_log, label="trained")
+
+    def run_all(m: Any, label: str) -> list[dict]:
+        ctx.label = label
+        scores = []
+        for info, plugin in steps:
+            _log(f"Evaluating {'the base model' if label == 'base' else model} with {info.name}...")
+            scores.extend(asdict(s) for s in plugin.evaluate(m, ctx))
+        return scores
+
+    trained = run_all(st_model, "trained")
+    if not is_run:
+        _print(trained, None, as_json, model)
+        return
+
+    metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
+    before: list[dict] = []
+    if base:
+        before = _score_base(metrics, run_all)
+    metrics["scores"]["base"] = _merge(metrics["scores"].get("base", []), before)
+    metrics["scores"]["trained"] = _merge(metrics["scores"].get("trained", []), trained)
+    _record_evaluators(folder, metrics, steps)
+    if any(info.short == "stsb" for info, _ in steps):
+        from hubembed import card
+
+        metrics.setdefault("card", {})["stsb_scatter"] = card.draw_stsb_scatter(st_model, folder)
+    _write_json(folder / METRICS_FILE, metrics)
+    from hubembed import card, hub
+
+    pushed = hub.last_push(folder)
+    path = card.rewrite(folder, repo_id=pushed["repo_id"] if pushed else None)
+    keys = {(s["task"], s["split"], s["metric"]) for s in trained}
+    from hubembed.pipeline import score_table
+
+    rows = [r for r in score_table(metrics) if (r["task"], r["split"], r["metric"]) in keys]
+    _print(rows, "table", as_json, model)
+    if not as_json:
+        click.echo(f"Updated {folder / METRICS_FILE} and the card {path}; share it with: hubembed push {folder}")
+
+
+def _score_base(metrics: dict, run_all) -> list[dict]:
+    from hubembed import models
+    from hubembed.errors import HubembedError
+
+    spec = metrics.get("base_model", {}).get("id")
+    if not spec:
+        return []
+    try:
+        return run_all(models.load(models.resolve_model(spec, _log)), "base")
+    except HubembedError as err:
+        _log(f"The base model {spec} is not available here ({err}): scoring only the trained model (--no-base skips this)")
+        return []
+
+
+def _record_evaluators(folder: Path, metrics: dict, steps: list) -> None:
+    """Evaluators that are not part of the run are listed in metrics.json["extra_evals"] (the card cites them)."""
+    import yaml
+
+    from hubembed.config import RUN_FILE, params_to_dict
+
+    run = yaml.safe_load((folder / RUN_FILE).read_text(encoding="utf-8")) or {}
+    in_run = {(e["name"], json.dumps(e.get("params"), sort_keys=True)) for e in run.get("eval") or []}
+    extra = metrics.setdefault("extra_evals", [])
+    for info, plugin in steps:
+        record = {**info.record(), "params": params_to_dict(plugin.params)}
+        key = (record["name"], json.dumps(record["params"], sort_keys=True))
+        if key not in in_run and key not in {(e["name"], json.dumps(e["params"], sort_keys=True)) for e in extra}:
+            extra.append(record)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _print(rows: list[dict], mode: str | None, as_json: bool, model: str) -> None:
+    if as_json:
+        click.echo(json.dumps({"model": model, "scores": rows}, indent=2))
+        return
+    click.echo("")
+    click.secho(f"Scores of {model}:", bold=True)
+    for row in rows:
+        name = f"{row['dataset_name']:<34} {row['split']:<10} {row['metric']:<16}"
+        if mode == "table":
+            base = row.get("base")
+            before = "   -  " if base is None else f"{base:.4f}"
+            delta = "" if base is None else f"  ({row['trained'] - base:+.4f})"
+            click.echo(f"  {name} {before} -> {row['trained']:.4f}{delta}")
+        else:
+            click.echo(f"  {name} {row['value']:.4f}")
