@@ -50,12 +50,15 @@ def _losses(metrics: dict) -> dict:
 def test_killed_run_resumes_to_the_same_result(trainer, run_cli, tiny_model, tmp_path):
     base = ["--plugin", "mnr", "--model", tiny_model, "--trainer", trainer, *STEPS]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    done = run_cli("train", *base, "--output", str(straight), env=ONE_THREAD)
-    assert done.returncode == 0, done.stderr
-
+    # the uninterrupted run trains beside the one that gets killed (one thread each)
+    done = subprocess.Popen([sys.executable, "-m", "hubembed", "train", *base, "--output", str(straight)],
+                            env={**os.environ, "HF_HUB_OFFLINE": "1", **ONE_THREAD}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
     stage = killed.parent / f".{killed.name}.partial"
     _killed_after_checkpoint([*base, "--output", str(killed)], stage)
     assert not killed.exists() and (stage / "hubembed_run.yaml").exists()
+    _, err = done.communicate()
+    assert done.returncode == 0, err
 
     if trainer == "full":  # what cannot be resumed is refused, and the interrupted run stays
         # a different config is refused, and the interrupted run is still there
