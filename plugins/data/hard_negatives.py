@@ -106,7 +106,7 @@ class HardNegativesMiner(DataBuilder):
         model = vec.load_model(model_path)
         texts = list(dict.fromkeys(anchors + pool))
         t_index = {t: i for i, t in enumerate(texts)}
-        ctx.log(f"hard-negatives: {len(anchors)} anchors, {len(pool)} candidates, model {Path(model_path).name or model_path}")
+        ctx.log(f"hard-negatives: {len(anchors)} anchors, {len(pool)} candidates, model {model_path}")
         vectors, cached = vec.embed(
             model, texts, model_key=vec.model_fingerprint(model_path) if p.cache else "", cache_dir=ctx.cache_dir if p.cache else None,
             batch_size=p.batch_size, precision=precision, log=ctx.log, what="anchors and candidates",
