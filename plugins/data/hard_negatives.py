@@ -202,7 +202,7 @@ class HardNegativesMiner(DataBuilder):
             skipped_candidates=skipped,
             embeddings_cached=cached,
             precision=precision,
-            model=str(model_path) if not Path(model_path).exists() else Path(model_path).name,
+            model=p.model or "the base model",
             seconds={"embed": round(embed_s, 2), "search": round(search_s, 2)},
         )
         ctx.log(
