@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from hubembed import compat
+from hubembed import compat, hardware
 from hubembed.config import RUN_FILE, ResolvedRun
 from hubembed.errors import ConfigError, DataError, OutputExistsError
 from hubembed.types import SHAPES, BuildContext, EvalContext, Score, TrainJob, shape_columns
@@ -69,7 +69,8 @@ def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], Non
             train_ds, data_report = build_data(run, shapes, base.load_from, log)
         batch = batch_facts(run, train_ds, launch.world_size())
         model = models.load(base)
-        eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log)
+        eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log,
+                               precision=hardware.resolve_precision(run.training.precision))
         before: list[Score] = []
         if main:
             log("Evaluating the base model...")
@@ -87,6 +88,7 @@ def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], Non
         where = f" on {batch['processes']} processes (global batch {batch['global_batch_size']})" if batch["processes"] > 1 else ""
         again = f", resuming from {checkpoint.name}" if checkpoint else ""
         log(f"Training on {len(train_ds)} {shapes[-1]} examples with {run.loss.info.name}{where}{again}...")
+        log(f"  {hardware.speed_note(run.training)}")
         result = run.trainer.plugin.train(job)
         if not main:
             return RunOutcome(out, {})
@@ -321,13 +323,14 @@ def fingerprint(ds: Any) -> str:
 def evaluate(run: ResolvedRun, model: Any, ctx: EvalContext, label: str) -> list[Score]:
     ctx.label = label
     scores: list[Score] = []
-    for step in run.eval:
-        scores.extend(step.plugin.evaluate(model, ctx))
+    with hardware.autocast(ctx.precision):
+        for step in run.eval:
+            scores.extend(step.plugin.evaluate(model, ctx))
     return scores
 
 
 def _metrics(run, base, data_report, before, after, result, started) -> dict[str, Any]:
-    from hubembed import __version__, hardware
+    from hubembed import __version__
     from hubembed.hardware import resolve_precision
 
     finished = time.time()

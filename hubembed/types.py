@@ -69,6 +69,9 @@ class TrainingParams:
     precision: str = field(
         default="auto", metadata={"help": "auto (bf16 where the hardware has it), fp32, bf16 or fp16"}
     )
+    group_by_length: bool = field(
+        default=True, metadata={"help": "batch texts of similar length together: less padding, same examples per epoch"}
+    )
     logging_steps: int = field(default=10, metadata={"help": "log the training loss every N steps"})
     save_steps: int = field(
         default=500, metadata={"help": "checkpoint every N steps, so `hubembed train --resume OUTPUT` can continue (0: never)"}
@@ -123,6 +126,7 @@ class EvalContext:
     batch_size: int = 64
     log: Callable[[str], None] = print
     label: str = ""  # "base" or "trained": what is being evaluated
+    precision: str = "fp32"  # the run's resolved precision; evaluators run under its autocast
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,6 @@ def hubembed_cli(*args: str, cwd: Path | None = None, env: dict | None = None, t
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_cli():
     return hubembed_cli

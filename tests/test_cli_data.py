@@ -16,11 +16,9 @@ MINER = [
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, tiny_model):
-    from tests.conftest import hubembed_cli
-
+def built(tmp_path_factory, tiny_model, run_cli):
     out = tmp_path_factory.mktemp("data") / "nli-hn"
-    result = hubembed_cli("data", "build", "--data", "nli", "--data", "hard-negatives", "--plugin", "mnr", *MINER,
+    result = run_cli("data", "build", "--data", "nli", "--data", "hard-negatives", "--plugin", "mnr", *MINER,
                           "--model", tiny_model, "--output", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     return out, result

@@ -22,7 +22,10 @@ def test_mnr_on_minilm_improves_stsb_dev(run_cli, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     base = {s["metric"]: s["value"] for s in metrics["scores"]["base"]}
     trained = {s["metric"]: s["value"] for s in metrics["scores"]["trained"]}
-    assert round(base["spearman_cosine"], 4) == 0.8672
+    # the published fp32 score; evaluation runs under the run's precision (bf16 autocast where the CPU has it),
+    # which moves it by at most a few 1e-4
+    assert base["spearman_cosine"] == pytest.approx(0.8672, abs=5e-4)
+    assert metrics["precision"] in ("bf16", "fp32") and "length-grouped batches" in result.stderr
     assert trained["spearman_cosine"] > base["spearman_cosine"]
     card = ModelCard.load(out / "README.md")
     assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"

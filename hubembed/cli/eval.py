@@ -54,8 +54,10 @@ def _merge(old: list[dict], new: list[dict]) -> list[dict]:
 @click.option("--mteb-data", type=click.Path(file_okay=False), help="Folder with local task data (e.g. scifact/ in BEIR layout).")
 @click.option("--base/--no-base", default=True, show_default=True, help="On a run folder, also score its base model (before -> after).")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Encoding batch size.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+              help="Encode under autocast (auto: bf16 where the hardware runs it fast; fp32 for exact fp32 scores).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, as_json) -> None:
+def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, precision, as_json) -> None:
     """Evaluate a model (a Hub id, a model folder, or a hubembed run folder) on STSB and MTEB tasks.
 
     On a run folder the scores go into its metrics.json and its card (README.md) is re-rendered; push it again
@@ -68,7 +70,7 @@ def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, as_json) -> None
     """
     from dataclasses import asdict
 
-    from hubembed import models
+    from hubembed import hardware, models
     from hubembed.config import RUN_FILE
     from hubembed.pipeline import METRICS_FILE, cache_dir
     from hubembed.types import EvalContext
@@ -78,14 +80,16 @@ def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, as_json) -> None
     is_run = (folder / RUN_FILE).is_file() and (folder / METRICS_FILE).is_file()
     resolved = models.resolve_model(model, _log)
     st_model = models.load(resolved)
-    ctx = EvalContext(seed=42, cache_dir=cache_dir(), batch_size=batch_size, log=_log, label="trained")
+    ctx = EvalContext(seed=42, cache_dir=cache_dir(), batch_size=batch_size, log=_log, label="trained",
+                      precision=hardware.resolve_precision(precision))
 
     def run_all(m: Any, label: str) -> list[dict]:
         ctx.label = label
         scores = []
         for info, plugin in steps:
             _log(f"Evaluating {'the base model' if label == 'base' else model} with {info.name}...")
-            scores.extend(asdict(s) for s in plugin.evaluate(m, ctx))
+            with hardware.autocast(ctx.precision):
+                scores.extend(asdict(s) for s in plugin.evaluate(m, ctx))
         return scores
 
     trained = run_all(st_model, "trained")

@@ -40,6 +40,7 @@ import json
 import os
 import re
 import secrets
+import sys
 import tempfile
 import threading
 from datetime import datetime, timezone
@@ -129,6 +130,15 @@ def parse_front_matter(text: str) -> tuple[dict | None, str | None]:
     return data, None
 
 
+def _forget_cached_clients() -> None:
+    """transformers keeps one HfApi for the process (made on first use, endpoint fixed then): drop it so the next
+    use makes one for the current endpoint. Without this, a model loaded after an earlier server stopped waits
+    ~45 s in retries against the dead port."""
+    hub_utils = sys.modules.get("transformers.utils.hub")
+    if hub_utils is not None and hasattr(hub_utils, "_hf_api"):
+        hub_utils._hf_api = None
+
+
 class LocalHub:
     """A Hub-compatible server on 127.0.0.1; a context manager (or call start()/stop())."""
 
@@ -208,19 +218,23 @@ class LocalHub:
 
     @contextlib.contextmanager
     def client_env(self) -> Iterator[None]:
-        """Point the huggingface_hub client of this process at this server (env + import-time constants)."""
-        from huggingface_hub import constants
+        """Point the Hub clients of this process at this server: env, huggingface_hub's import-time constants, and
+        the HfApi instances libraries made earlier with whatever endpoint was current then."""
+        from huggingface_hub import constants, hf_api
 
         saved_env = {k: os.environ.get(k) for k in ("HF_ENDPOINT", "HF_HUB_DISABLE_XET")}
         names = ("ENDPOINT", "HUGGINGFACE_CO_URL_TEMPLATE", "HF_HUB_DISABLE_XET")
         saved = {n: getattr(constants, n) for n in names}
+        saved_api_endpoint = hf_api.api.endpoint  # behind `huggingface_hub.list_repo_files` & co.
         os.environ.update(HF_ENDPOINT=self.endpoint, HF_HUB_DISABLE_XET="1")
-        constants.ENDPOINT = self.endpoint
+        constants.ENDPOINT = hf_api.api.endpoint = self.endpoint
         constants.HUGGINGFACE_CO_URL_TEMPLATE = self.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
         constants.HF_HUB_DISABLE_XET = True
+        _forget_cached_clients()
         try:
             yield
         finally:
+            hf_api.api.endpoint = saved_api_endpoint
             for name, value in saved.items():
                 setattr(constants, name, value)
             for key, env_value in saved_env.items():
@@ -228,6 +242,7 @@ class LocalHub:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = env_value
+            _forget_cached_clients()
 
     # -- storage -------------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -28,8 +28,8 @@ def build_st_trainer(job: TrainJob, weight_decay: float, max_grad_norm: float, l
     environment), so trainers stay unaware of the launcher."""
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.base.sampler import BatchSamplers
 
+    from hubembed.batching import batch_sampler
     from hubembed.hardware import resolve_precision
 
     t = job.training
@@ -54,7 +54,7 @@ def build_st_trainer(job: TrainJob, weight_decay: float, max_grad_norm: float, l
         fp16=precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
         # Repeated texts in a batch would be false in-batch negatives.
-        batch_sampler=BatchSamplers.NO_DUPLICATES if job.loss.in_batch_negatives else BatchSamplers.BATCH_SAMPLER,
+        batch_sampler=batch_sampler(t.group_by_length, no_duplicates=job.loss.in_batch_negatives),
     )
     return SentenceTransformerTrainer(model=job.model, args=args, train_dataset=job.train_dataset, loss=job.loss.build)
 

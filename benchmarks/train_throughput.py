@@ -1,0 +1,203 @@
+"""hubembed's default MNR fine-tune vs the plain sentence-transformers script (run by hand, not in CI).
+
+The same run both ways: all-MiniLM-L6-v2, the bundled NLI triplets (3,083 rows, written once to parquet and read by
+both), batch 32, `--steps` optimizer steps, seed 42, lr 2e-5, warmup 0.1, weight decay 0.01. Arms, alternated in
+each repetition (A B A B ...), each in a fresh process:
+
+  plain          benchmarks/plain_st_mnr.py: the docs' script, fp32, random no-duplicates batches
+  hubembed       `hubembed train --plugin mnr` defaults (bf16 autocast where the CPU has it, length-grouped batches)
+  only-bf16      hubembed with training.group_by_length=false   (what bf16 alone buys)
+  only-grouping  hubembed with --precision fp32                  (what length grouping alone buys)
+
+Reported per arm: training-loop samples/s (the HF Trainer's own train_samples_per_second in both), peak RSS of the
+process, STSB dev/test Spearman after training; the ratio to plain; model FLOP utilisation against a bf16 matmul
+peak measured here. Then evaluation speed: STSB dev+test through hubembed's evaluator (autocast in the run's
+precision) vs sentence-transformers' EmbeddingSimilarityEvaluator defaults.
+
+    python benchmarks/train_throughput.py --steps 60 --reps 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+HUBEMBED_ARMS = {
+    "hubembed": [],
+    "only-bf16": ["--set", "training.group_by_length=false"],
+    "only-grouping": ["--precision", "fp32"],
+}
+
+
+def run_child(cmd: list[str]) -> int:
+    """Run `cmd`; return its peak RSS in MB (its own, via wait4, not the benchmark's)."""
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])}... failed:\n{stderr[-3000:]}")
+    return round(usage.ru_maxrss / 1024)
+
+
+def plain_arm(model: str, data: Path, steps: int, work: Path) -> dict:
+    out = work / "plain.json"
+    rss = run_child([sys.executable, str(REPO / "benchmarks" / "plain_st_mnr.py"), model, str(data),
+                     "--steps", str(steps), "--output", str(work / "plain-run"), "--out", str(out)])
+    result = json.loads(out.read_text())
+    result["peak_rss_mb"] = rss
+    return result
+
+
+def hubembed_arm(extra: list[str], data: Path, steps: int, work: Path) -> dict:
+    out = work / "hubembed-run"
+    rss = run_child([sys.executable, "-m", "hubembed", "train", "--plugin", "mnr", "--data", str(data),
+                     "--eval", "stsb", "--max-steps", str(steps), "--save-steps", "0", "--output", str(out),
+                     "--overwrite", *extra])
+    metrics = json.loads((out / "metrics.json").read_text())
+    main = {s["split"]: round(s["value"], 4) for s in metrics["scores"]["trained"] if s["main"]}
+    return {"samples_per_s": metrics["train"]["samples_per_s"], "train_runtime_s": metrics["train"]["runtime_s"],
+            "stsb_dev": main["validation"], "stsb_test": main["test"], "peak_rss_mb": rss,
+            "precision": metrics["precision"]}
+
+
+def matmul_peak_tflops() -> float:
+    """Best of a few 2048^3 bf16 matmuls: the peak the MFU is measured against."""
+    import torch
+
+    a, b = torch.randn(2048, 2048, dtype=torch.bfloat16), torch.randn(2048, 2048, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    best = 0.0
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        best = max(best, 10 * 2 * 2048**3 / (time.perf_counter() - started) / 1e12)
+    return best
+
+
+def flops_per_sample(model: str, data: Path) -> float:
+    """Training FLOPs of one triplet on its real (unpadded) tokens: 6 x non-embedding weights x tokens, plus the
+    attention scores (12 x layers x hidden x length^2 per text, forward and backward)."""
+    from datasets import Dataset
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(model)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    ds = Dataset.from_parquet(str(data))
+    h, layers, inner = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    weights = layers * (4 * h * h + 2 * h * inner)
+    total = 0.0
+    for column in ("anchor", "positive", "negative"):
+        for ids in tokenizer(list(ds[column]), truncation=True, max_length=256)["input_ids"]:
+            total += 6 * weights * len(ids) + 12 * layers * h * len(ids) ** 2
+    return total / len(ds)
+
+
+def eval_speed(model: str, reps: int) -> dict:
+    """STSB dev+test: hubembed's evaluator (autocast in the run's precision, its batch size) vs
+    EmbeddingSimilarityEvaluator with sentence-transformers' defaults; alternated, best of `reps`."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    from hubembed import hardware
+    from hubembed.bundled import read_stsb
+    from hubembed.registry import registry
+    from hubembed.types import EvalContext
+
+    st_model = SentenceTransformer(model)
+    precision = hardware.resolve_precision("auto")
+    plugin = registry().create("evaluator", "stsb")
+    ctx = EvalContext(seed=42, cache_dir=Path(tempfile.mkdtemp()), precision=precision, log=lambda _: None)
+    pairs = {split: read_stsb(split) for split in ("dev", "test")}
+    times: dict[str, list[float]] = {"st_defaults": [], "hubembed": []}
+    scores: dict[str, dict] = {}
+    for _ in range(reps):
+        started = time.perf_counter()
+        scores["st_defaults"] = {
+            split: round(float(EmbeddingSimilarityEvaluator(s1, s2, [g / 5 for g in gold], name="s")(st_model)["s_spearman_cosine"]), 4)
+            for split, (s1, s2, gold) in pairs.items()
+        }
+        times["st_defaults"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        with hardware.autocast(precision):
+            found = plugin.evaluate(st_model, ctx)
+        times["hubembed"].append(time.perf_counter() - started)
+        scores["hubembed"] = {("dev" if s.split == "validation" else "test"): round(s.value, 4) for s in found if s.main}
+    best = {arm: round(min(t), 2) for arm, t in times.items()}
+    return {"precision": precision, "seconds": best, "speedup": round(best["st_defaults"] / best["hubembed"], 2),
+            "stsb_spearman": scores}
+
+
+def table(summary: dict) -> str:
+    rows = ["| arm | samples/s (median) | x plain | MFU | peak RSS MB | STSB dev | STSB test |",
+            "|---|---|---|---|---|---|---|"]
+    for arm, s in summary["arms"].items():
+        rows.append(f"| {arm} | {s['samples_per_s']:.1f} | {s['x_plain']:.2f} | {s['mfu']:.1%} | {s['peak_rss_mb']} "
+                    f"| {s['stsb_dev']:.4f} | {s['stsb_test']:.4f} |")
+    e = summary["eval"]
+    rows.append("")
+    rows.append(f"STSB dev+test evaluation: {e['seconds']['hubembed']} s with hubembed ({e['precision']} autocast) vs "
+                f"{e['seconds']['st_defaults']} s with EmbeddingSimilarityEvaluator defaults: {e['speedup']}x "
+                f"(Spearman {e['stsb_spearman']['hubembed']} vs {e['stsb_spearman']['st_defaults']}).")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--arms", default="plain,hubembed,only-bf16,only-grouping")
+    parser.add_argument("--out", default=str(RESULTS / "train_throughput.json"))
+    args = parser.parse_args()
+
+    from hubembed import hardware
+    from hubembed.models import DEFAULT_MODEL, resolve_model
+
+    model = resolve_model(DEFAULT_MODEL, print).load_from
+    work = Path(tempfile.mkdtemp(prefix="hubembed-throughput-"))
+    data_dir = work / "nli"
+    subprocess.run([sys.executable, "-m", "hubembed", "data", "build", "--data", "nli", "--plugin", "mnr",
+                    "--output", str(data_dir)], check=True, env=ENV, stdout=subprocess.DEVNULL)
+    data = data_dir / "data" / "train-00000-of-00001.parquet"
+    arms = args.arms.split(",")
+    runs: dict[str, list[dict]] = {arm: [] for arm in arms}
+    for rep in range(args.reps):
+        for arm in arms:
+            result = plain_arm(model, data, args.steps, work) if arm == "plain" else \
+                hubembed_arm(HUBEMBED_ARMS[arm], data, args.steps, work)
+            runs[arm].append(result)
+            print(f"rep {rep + 1} {arm}: {result['samples_per_s']:.1f} samples/s, STSB dev {result['stsb_dev']}", flush=True)
+
+    peak = matmul_peak_tflops()
+    per_sample = flops_per_sample(model, data)
+    plain = statistics.median(r["samples_per_s"] for r in runs["plain"]) if "plain" in runs else None
+    summary = {"hardware": hardware.describe(), "model": DEFAULT_MODEL, "steps": args.steps, "batch_size": 32,
+               "reps": args.reps, "bf16_matmul_peak_tflops": round(peak, 3),
+               "model_gflops_per_sample": round(per_sample / 1e9, 2), "arms": {}, "runs": runs}
+    for arm, results in runs.items():
+        sps = statistics.median(r["samples_per_s"] for r in results)
+        summary["arms"][arm] = {
+            "samples_per_s": sps, "x_plain": sps / plain if plain else float("nan"),
+            "mfu": sps * per_sample / (peak * 1e12),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+            "stsb_dev": results[-1]["stsb_dev"], "stsb_test": results[-1]["stsb_test"],
+        }
+    summary["eval"] = eval_speed(model, reps=2)
+    Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
+    Path(args.out).with_suffix(".md").write_text(table(summary) + "\n")
+    print(table(summary))
+
+
+if __name__ == "__main__":
+    main()
