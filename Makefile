@@ -31,7 +31,8 @@ quickstart: install
 test: install
 	# a real third-party plugin package, installed with pip like any user's
 	$(PIP) install --no-deps ./examples/hubembed-matryoshka
-	$(VENV)/bin/pytest
+	# two workers, each test file on one worker (module fixtures stay in one process): ~6 min on 2 cores
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) build *.egg-info runs

@@ -24,6 +24,7 @@ def test_scores_for_each_split_and_metric(tiny_model, tmp_path):
 def test_minilm_matches_the_published_numbers(minilm, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    scores = STSBEvaluator(Params()).evaluate(SentenceTransformer(minilm), EvalContext(seed=0, cache_dir=tmp_path))
+    # the test split only: its published number is MTEB's; validation (0.8672) is checked in test_e2e_minilm
+    scores = STSBEvaluator(Params(splits=("test",))).evaluate(SentenceTransformer(minilm), EvalContext(seed=0, cache_dir=tmp_path))
     main = {s.split: round(s.value, 4) for s in scores if s.main}
-    assert main == {"validation": 0.8672, "test": 0.8203}
+    assert main == {"test": 0.8203}
