@@ -79,7 +79,7 @@ def speed_note(training: Any) -> str:
 @contextlib.contextmanager
 def autocast(precision: str) -> Iterator[None]:
     """Run what is inside in `precision` (a resolved one: fp32, bf16 or fp16) with torch autocast: evaluation uses
-    the same precision as training, ~3x faster than fp32 on a bf16 CPU for STSB, Spearman within 2e-4."""
+    the same precision as training: STSB ~2x faster than fp32 on a bf16 CPU, Spearman within 2e-4."""
     if precision == "fp32":
         yield
         return
