@@ -1,7 +1,7 @@
 """hubembed's default MNR fine-tune vs the plain sentence-transformers script (run by hand, not in CI).
 
-The same run both ways: all-MiniLM-L6-v2, the bundled NLI triplets (3,083 rows, written once to parquet and read by
-both), batch 32, `--steps` optimizer steps, seed 42, lr 2e-5, warmup 0.1, weight decay 0.01. Arms, alternated in
+The same run both ways: all-MiniLM-L6-v2, the bundled NLI triplets (3,083 rows, written once to parquet; the plain
+script reads them in the order hubembed's reader shuffles them into), batch 32, `--steps` optimizer steps, seed 42, lr 2e-5, warmup 0.1, weight decay 0.01. Arms, alternated in
 each repetition (A B A B ...), each in a fresh process:
 
   plain          benchmarks/plain_st_mnr.py: the docs' script, fp32, random no-duplicates batches
@@ -170,11 +170,17 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "hubembed", "data", "build", "--data", "nli", "--plugin", "mnr",
                     "--output", str(data_dir)], check=True, env=ENV, stdout=subprocess.DEVNULL)
     data = data_dir / "data" / "train-00000-of-00001.parquet"
+    # hubembed's file reader shuffles rows with the run's seed; the plain script gets them in that same order, so
+    # both arms see the same batches before any lever changes them
+    ordered_dir = work / "nli-ordered"
+    subprocess.run([sys.executable, "-m", "hubembed", "data", "build", "--data", str(data), "--plugin", "mnr",
+                    "--output", str(ordered_dir)], check=True, env=ENV, stdout=subprocess.DEVNULL)
+    ordered = ordered_dir / "data" / "train-00000-of-00001.parquet"
     arms = args.arms.split(",")
     runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     for rep in range(args.reps):
         for arm in arms:
-            result = plain_arm(model, data, args.steps, work) if arm == "plain" else \
+            result = plain_arm(model, ordered, args.steps, work) if arm == "plain" else \
                 hubembed_arm(HUBEMBED_ARMS[arm], data, args.steps, work)
             runs[arm].append(result)
             print(f"rep {rep + 1} {arm}: {result['samples_per_s']:.1f} samples/s, STSB dev {result['stsb_dev']}", flush=True)
