@@ -43,7 +43,7 @@ def resolve_precision(requested: str) -> str:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         return "bf16" if cpu_has_bf16() else "fp32"
     if requested == "fp16" and not cuda:
-        raise ConfigError("fp16 needs a GPU; on this CPU use --set training.precision=bf16 or fp32")
+        raise ConfigError("fp16 needs a GPU; on this CPU use --precision bf16 or fp32")
     return requested
 
 

@@ -115,6 +115,7 @@ def test_bad_input_is_one_line_exit_2(run_cli, tmp_path, args, message):
     ("scored.csv", "sentence1,sentence2,score\na,b,0.5\n", "loss mnr trains on n-tuple/triplet/pair data"),
     ("cols.csv", "question,answer\na,b\n", "fit no shape"),
     ("empty.csv", "anchor,positive\n", "has no rows"),
+    ("zero-bytes.csv", "", "is empty; give it a header row"),
     ("labels.csv", "premise,hypothesis,label\na,b,5\n", "label '5' is not an NLI label"),
     ("binary.parquet", "not parquet", "cannot read"),
 ])
