@@ -53,8 +53,12 @@ def describe() -> str:
 
     if torch.cuda.is_available():
         return f"GPU: {torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-    extra = ", ".join(sorted(cpu_flags() & {"amx_bf16", "avx512_bf16"})) or "no bf16 units"
-    return f"CPU: {os.cpu_count()} cores ({platform.machine()}, {extra})"
+    return f"CPU: {os.cpu_count()} cores ({platform.machine()}, {bf16_units()})"
+
+
+def bf16_units() -> str:
+    """e.g. 'amx_bf16, avx512_bf16', or 'no bf16 units'."""
+    return ", ".join(sorted(cpu_flags() & {"amx_bf16", "avx512_bf16"})) or "no bf16 units"
 
 
 def speed_note(training: Any) -> str:
@@ -69,8 +73,7 @@ def speed_note(training: Any) -> str:
     elif torch.cuda.is_available():
         note = f"{precision} mixed precision on {torch.cuda.get_device_name(0)}"
     else:
-        units = ", ".join(sorted(cpu_flags() & {"amx_bf16", "avx512_bf16"})) or "no bf16 units"
-        note = f"bf16 autocast (this CPU has {units}; --precision fp32 turns it off)"
+        note = f"bf16 autocast (this CPU has {bf16_units()}; --precision fp32 turns it off)"
     grouping = ("length-grouped batches" if training.group_by_length
                 else "batches in random order (training.group_by_length=false)")
     return f"{note}, {grouping}, {torch.get_num_threads()} threads"

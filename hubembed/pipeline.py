@@ -331,7 +331,6 @@ def evaluate(run: ResolvedRun, model: Any, ctx: EvalContext, label: str) -> list
 
 def _metrics(run, base, data_report, before, after, result, started) -> dict[str, Any]:
     from hubembed import __version__
-    from hubembed.hardware import resolve_precision
 
     finished = time.time()
     return {
@@ -347,7 +346,7 @@ def _metrics(run, base, data_report, before, after, result, started) -> dict[str
             "steps": result.steps,
             "log_history": result.log_history,
         },
-        "precision": resolve_precision(run.training.precision),
+        "precision": hardware.resolve_precision(run.training.precision),
         "hardware": hardware.describe(),
         "versions": versions(),
         "requirements": plugin_requirements(run),  # pip lines of the plugins' distributions (plugins list --requirements)
