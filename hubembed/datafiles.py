@@ -79,9 +79,9 @@ def read_rows(path: str | Path, header: bool = True, names: tuple[str, ...] | No
 def columns_of(path: str | Path) -> list[str]:
     """Column names of the first file, reading as little as possible; an empty file is a DataError."""
     file = files_in(path)[0]
+    fmt = _format(file)
     if file.stat().st_size == 0:
         raise DataError(f"{file} is empty; give it a header row and at least one example")
-    fmt = _format(file)
     try:
         if fmt in (".csv", ".tsv"):
             with _text(file) as f:
