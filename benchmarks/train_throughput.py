@@ -1,20 +1,23 @@
 """hubembed's default MNR fine-tune vs the plain sentence-transformers script (run by hand, not in CI).
 
 The same run both ways: all-MiniLM-L6-v2, the bundled NLI triplets (3,083 rows, written once to parquet; the plain
-script reads them in the order hubembed's reader shuffles them into), batch 32, `--steps` optimizer steps, seed 42, lr 2e-5, warmup 0.1, weight decay 0.01. Arms, alternated in
-each repetition (A B A B ...), each in a fresh process:
+script reads them in the order hubembed's reader shuffles them into for the same seed), batch 32, `--steps`
+optimizer steps, lr 2e-5, warmup 0.1, weight decay 0.01. Repetition r runs every arm with seed 42 + r, so the
+repetitions measure speed several times and quality on several seeds (one seed's STSB moves by ~0.001 with the
+order of the batches, as much as any lever does). Arms, alternated in each repetition (A B A B ...), each in a
+fresh process:
 
   plain          benchmarks/plain_st_mnr.py: the docs' script, fp32, random no-duplicates batches
   hubembed       `hubembed train --plugin mnr` defaults (bf16 autocast where the CPU has it, length-grouped batches)
   only-bf16      hubembed with training.group_by_length=false   (what bf16 alone buys)
   only-grouping  hubembed with --precision fp32                  (what length grouping alone buys)
 
-Reported per arm: training-loop samples/s (the HF Trainer's own train_samples_per_second in both), peak RSS of the
-process, STSB dev/test Spearman after training; the ratio to plain; model FLOP utilisation against a bf16 matmul
-peak measured here. Then evaluation speed: STSB dev+test through hubembed's evaluator (autocast in the run's
-precision) vs sentence-transformers' EmbeddingSimilarityEvaluator defaults.
+Reported per arm: training-loop samples/s (the HF Trainer's own train_samples_per_second in both; median over
+repetitions), peak RSS of the process, STSB dev/test Spearman after training (per seed and their mean); the ratio
+to plain; model FLOP utilisation against a bf16 matmul peak measured here. Evaluation speed is
+benchmarks/eval_speed.py.
 
-    python benchmarks/train_throughput.py --steps 60 --reps 2
+    python benchmarks/train_throughput.py --steps 60 --reps 3
 """
 
 from __future__ import annotations
@@ -49,20 +52,21 @@ def run_child(cmd: list[str]) -> int:
     return round(usage.ru_maxrss / 1024)
 
 
-def plain_arm(model: str, data: Path, steps: int, work: Path) -> dict:
+def plain_arm(model: str, data: Path, steps: int, seed: int, work: Path) -> dict:
     out = work / "plain.json"
     rss = run_child([sys.executable, str(REPO / "benchmarks" / "plain_st_mnr.py"), model, str(data),
-                     "--steps", str(steps), "--output", str(work / "plain-run"), "--out", str(out)])
+                     "--steps", str(steps), "--seed", str(seed), "--output", str(work / "plain-run"),
+                     "--out", str(out)])
     result = json.loads(out.read_text())
     result["peak_rss_mb"] = rss
     return result
 
 
-def hubembed_arm(extra: list[str], data: Path, steps: int, work: Path) -> dict:
+def hubembed_arm(extra: list[str], data: Path, steps: int, seed: int, work: Path) -> dict:
     out = work / "hubembed-run"
     rss = run_child([sys.executable, "-m", "hubembed", "train", "--plugin", "mnr", "--data", str(data),
-                     "--eval", "stsb", "--max-steps", str(steps), "--save-steps", "0", "--output", str(out),
-                     "--overwrite", *extra])
+                     "--eval", "stsb", "--max-steps", str(steps), "--seed", str(seed), "--save-steps", "0",
+                     "--output", str(out), "--overwrite", *extra])
     metrics = json.loads((out / "metrics.json").read_text())
     main = {s["split"]: round(s["value"], 4) for s in metrics["scores"]["trained"] if s["main"]}
     return {"samples_per_s": metrics["train"]["samples_per_s"], "train_runtime_s": metrics["train"]["runtime_s"],
@@ -104,59 +108,26 @@ def flops_per_sample(model: str, data: Path) -> float:
     return total / len(ds)
 
 
-def eval_speed(model: str, reps: int) -> dict:
-    """STSB dev+test: hubembed's evaluator (autocast in the run's precision, its batch size) vs
-    EmbeddingSimilarityEvaluator with sentence-transformers' defaults; alternated, best of `reps`."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
-
-    from hubembed import hardware
-    from hubembed.bundled import read_stsb
-    from hubembed.registry import registry
-    from hubembed.types import EvalContext
-
-    st_model = SentenceTransformer(model)
-    precision = hardware.resolve_precision("auto")
-    plugin = registry().create("evaluator", "stsb")
-    ctx = EvalContext(seed=42, cache_dir=Path(tempfile.mkdtemp()), precision=precision, log=lambda _: None)
-    pairs = {split: read_stsb(split) for split in ("dev", "test")}
-    times: dict[str, list[float]] = {"st_defaults": [], "hubembed": []}
-    scores: dict[str, dict] = {}
-    for _ in range(reps):
-        started = time.perf_counter()
-        scores["st_defaults"] = {
-            split: round(float(EmbeddingSimilarityEvaluator(s1, s2, [g / 5 for g in gold], name="s")(st_model)["s_spearman_cosine"]), 4)
-            for split, (s1, s2, gold) in pairs.items()
-        }
-        times["st_defaults"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        with hardware.autocast(precision):
-            found = plugin.evaluate(st_model, ctx)
-        times["hubembed"].append(time.perf_counter() - started)
-        scores["hubembed"] = {("dev" if s.split == "validation" else "test"): round(s.value, 4) for s in found if s.main}
-    best = {arm: round(min(t), 2) for arm, t in times.items()}
-    return {"precision": precision, "seconds": best, "speedup": round(best["st_defaults"] / best["hubembed"], 2),
-            "stsb_spearman": scores}
-
-
 def table(summary: dict) -> str:
-    rows = ["| arm | samples/s (median) | x plain | MFU | peak RSS MB | STSB dev | STSB test |",
+    seeds = summary["seeds"]
+    rows = ["| arm | samples/s (median) | x plain | MFU | peak RSS MB | STSB dev (mean) | STSB test (mean) |",
             "|---|---|---|---|---|---|---|"]
     for arm, s in summary["arms"].items():
         rows.append(f"| {arm} | {s['samples_per_s']:.1f} | {s['x_plain']:.2f} | {s['mfu']:.1%} | {s['peak_rss_mb']} "
                     f"| {s['stsb_dev']:.4f} | {s['stsb_test']:.4f} |")
-    e = summary["eval"]
-    rows.append("")
-    rows.append(f"STSB dev+test evaluation: {e['seconds']['hubembed']} s with hubembed ({e['precision']} autocast) vs "
-                f"{e['seconds']['st_defaults']} s with EmbeddingSimilarityEvaluator defaults: {e['speedup']}x "
-                f"(Spearman {e['stsb_spearman']['hubembed']} vs {e['stsb_spearman']['st_defaults']}).")
+    rows += ["", "| seed | " + " | ".join(summary["arms"]) + " |", "|---" * (len(summary["arms"]) + 1) + "|"]
+    for i, seed in enumerate(seeds):
+        cells = [f"{runs[i]['stsb_dev']:.4f} / {runs[i]['stsb_test']:.4f}" for runs in summary["runs"].values()]
+        rows.append(f"| {seed} | " + " | ".join(cells) + " |")
+    cells = [f"{s['stsb_dev']:.4f} / {s['stsb_test']:.4f}" for s in summary["arms"].values()]
+    rows.append("| mean | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=3, help="repetitions; repetition r uses seed 42 + r")
     parser.add_argument("--arms", default="plain,hubembed,only-bf16,only-grouping")
     parser.add_argument("--out", default=str(RESULTS / "train_throughput.json"))
     args = parser.parse_args()
@@ -172,24 +143,27 @@ def main() -> None:
     data = data_dir / "data" / "train-00000-of-00001.parquet"
     # hubembed's file reader shuffles rows with the run's seed; the plain script gets them in that same order, so
     # both arms see the same batches before any lever changes them
-    ordered_dir = work / "nli-ordered"
-    subprocess.run([sys.executable, "-m", "hubembed", "data", "build", "--data", str(data), "--plugin", "mnr",
-                    "--output", str(ordered_dir)], check=True, env=ENV, stdout=subprocess.DEVNULL)
-    ordered = ordered_dir / "data" / "train-00000-of-00001.parquet"
+    seeds = [42 + rep for rep in range(args.reps)]
     arms = args.arms.split(",")
     runs: dict[str, list[dict]] = {arm: [] for arm in arms}
-    for rep in range(args.reps):
+    for seed in seeds:
+        ordered_dir = work / f"nli-ordered-{seed}"
+        subprocess.run([sys.executable, "-m", "hubembed", "data", "build", "--data", str(data), "--plugin", "mnr",
+                        "--seed", str(seed), "--output", str(ordered_dir)], check=True, env=ENV,
+                       stdout=subprocess.DEVNULL)
+        ordered = ordered_dir / "data" / "train-00000-of-00001.parquet"
         for arm in arms:
-            result = plain_arm(model, ordered, args.steps, work) if arm == "plain" else \
-                hubembed_arm(HUBEMBED_ARMS[arm], data, args.steps, work)
-            runs[arm].append(result)
-            print(f"rep {rep + 1} {arm}: {result['samples_per_s']:.1f} samples/s, STSB dev {result['stsb_dev']}", flush=True)
+            result = plain_arm(model, ordered, args.steps, seed, work) if arm == "plain" else \
+                hubembed_arm(HUBEMBED_ARMS[arm], data, args.steps, seed, work)
+            runs[arm].append({"seed": seed, **result})
+            print(f"seed {seed} {arm}: {result['samples_per_s']:.1f} samples/s, STSB dev/test "
+                  f"{result['stsb_dev']}/{result['stsb_test']}", flush=True)
 
     peak = matmul_peak_tflops()
     per_sample = flops_per_sample(model, data)
     plain = statistics.median(r["samples_per_s"] for r in runs["plain"]) if "plain" in runs else None
     summary = {"hardware": hardware.describe(), "model": DEFAULT_MODEL, "steps": args.steps, "batch_size": 32,
-               "reps": args.reps, "bf16_matmul_peak_tflops": round(peak, 3),
+               "reps": args.reps, "seeds": seeds, "bf16_matmul_peak_tflops": round(peak, 3),
                "model_gflops_per_sample": round(per_sample / 1e9, 2), "arms": {}, "runs": runs}
     for arm, results in runs.items():
         sps = statistics.median(r["samples_per_s"] for r in results)
@@ -197,9 +171,9 @@ def main() -> None:
             "samples_per_s": sps, "x_plain": sps / plain if plain else float("nan"),
             "mfu": sps * per_sample / (peak * 1e12),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-            "stsb_dev": results[-1]["stsb_dev"], "stsb_test": results[-1]["stsb_test"],
+            "stsb_dev": round(statistics.mean(r["stsb_dev"] for r in results), 4),
+            "stsb_test": round(statistics.mean(r["stsb_test"] for r in results), 4),
         }
-    summary["eval"] = eval_speed(model, reps=2)
     Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
     Path(args.out).with_suffix(".md").write_text(table(summary) + "\n")
     print(table(summary))

@@ -53,7 +53,7 @@ def _merge(old: list[dict], new: list[dict]) -> list[dict]:
 @click.option("--mteb", "mteb_tasks", metavar="TASK,...", help="MTEB tasks, e.g. STSBenchmark,SciFact.")
 @click.option("--mteb-data", type=click.Path(file_okay=False), help="Folder with local task data (e.g. scifact/ in BEIR layout).")
 @click.option("--base/--no-base", default=True, show_default=True, help="On a run folder, also score its base model (before -> after).")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Encoding batch size.")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Encoding batch size.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
               help="Encode under autocast (auto: bf16 where the hardware runs it fast; fp32 for exact fp32 scores).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubembed.types import Loss
+from hubembed_plugins.losses.mnr import negatives_per_anchor  # the same batch arithmetic: GradCache changes memory, not math
 
 
 @dataclass(frozen=True)
@@ -47,5 +48,4 @@ class CachedMNRLoss(Loss):
         )
 
     def negatives_per_anchor(self, batch_size: int, processes: int, columns: int) -> int:
-        rows = batch_size * (processes if self.params.gather_across_devices else 1)
-        return rows * (columns - 1) - 1
+        return negatives_per_anchor(batch_size, processes, columns, self.params.gather_across_devices)
