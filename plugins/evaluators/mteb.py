@@ -92,6 +92,9 @@ class MTEBEvaluator(Evaluator):
             start = time.monotonic()
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*is superseded by.*")  # said above, once
+                # mteb's own calls of renamed sentence-transformers APIs: nothing a user can act on
+                for category in (FutureWarning, DeprecationWarning):
+                    warnings.filterwarnings("ignore", category=category, module=r"mteb(\.|$)")
                 result = mteb.evaluate(
                     model,
                     task,

@@ -27,7 +27,7 @@ def test_same_loss_and_gradients_as_mnr_on_the_whole_batch(tiny_model, hubembed_
         features = [model.preprocess(rows[c]) for c in ("anchor", "positive", "negative")]
         loss = module(features, None)
         loss.backward()
-        return module, float(loss), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        return module, float(loss.detach()), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
     cached, cached_loss, cached_grads = loss_and_grads(CachedMNRLoss(Params(mini_batch_size=5)))
     assert isinstance(cached, CachedMultipleNegativesRankingLoss) and cached.mini_batch_size == 5
