@@ -19,7 +19,10 @@ a quick reachability check: mteb's loader spends ~25 s in retries before it fail
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,8 +72,6 @@ class MTEBEvaluator(Evaluator):
 
     # -- evaluation ------------------------------------------------------------------------------------------
     def evaluate(self, model: Any, ctx: EvalContext) -> list[Score]:
-        import warnings
-
         import mteb
 
         # resolve every task and its data before encoding anything: a typo in the last task fails in seconds
@@ -90,11 +91,7 @@ class MTEBEvaluator(Evaluator):
                     f"its scores stay comparable with published {meta.name} results"
                 )
             start = time.monotonic()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*is superseded by.*")  # said above, once
-                # mteb's own calls of renamed sentence-transformers APIs: nothing a user can act on
-                for category in (FutureWarning, DeprecationWarning):
-                    warnings.filterwarnings("ignore", category=category, module=r"mteb(\.|$)")
+            with _quiet_mteb():
                 result = mteb.evaluate(
                     model,
                     task,
@@ -248,6 +245,30 @@ class MTEBEvaluator(Evaluator):
                 _feed_beir(task, folder)
                 return str(folder)
         return None
+
+
+class _NotSuperseded(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is superseded by" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_mteb() -> Iterator[None]:
+    """Silence what mteb says that a hubembed user cannot act on: the superseded-task notice (logged and warned;
+    the plugin says it once, in its own words) and mteb's own calls of renamed sentence-transformers APIs."""
+    import warnings
+
+    logger = logging.getLogger("mteb.abstasks.abstask")  # where AbsTask.check_if_dataset_is_superseded logs
+    drop = _NotSuperseded()
+    logger.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is superseded by.*")
+            for category in (FutureWarning, DeprecationWarning):
+                warnings.filterwarnings("ignore", category=category, module=r"mteb(\.|$)")
+            yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def _feed_stsb(task: Any) -> str:

@@ -52,16 +52,19 @@ def test_importing_the_plugin_imports_no_heavy_library():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_stsbenchmark_equals_published_mteb_score(minilm, ctx, tmp_path, monkeypatch):
+def test_stsbenchmark_equals_published_mteb_score(minilm, ctx, tmp_path, monkeypatch, caplog):
     import mteb
 
     monkeypatch.chdir(tmp_path)  # nothing may be written into the working directory
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         scores = MTEBEvaluator(Params()).evaluate(minilm, ctx)
-    # mteb's calls of renamed sentence-transformers APIs are not the user's to fix, so they are not shown
+    # mteb's calls of renamed sentence-transformers APIs are not the user's to fix, so they are not shown, and the
+    # superseded-task notice is said once, by the plugin, not again by mteb's logger and warnings
     assert not [w for w in caught if issubclass(w.category, (FutureWarning, DeprecationWarning))
                 and "mteb" in w.filename], [str(w.message) for w in caught]
+    assert not [r for r in caplog.records if "superseded" in r.getMessage()]
+    assert any("superseded by STSBenchmark.v2" in line for line in ctx.lines)
 
     sts = _by_metric(scores, "STSBenchmark")
     main = [s for s in scores if s.main]
