@@ -123,7 +123,7 @@ class TrainResult:
 class EvalContext:
     seed: int
     cache_dir: Path
-    batch_size: int = 32  # sentence-transformers' encode default; 64 is ~10% slower on long documents (benchmarks/eval_speed.py)
+    batch_size: int = 32  # sentence-transformers' encode default; 64 was 6-8% slower on SciFact (benchmarks/eval_speed.py)
     log: Callable[[str], None] = print
     label: str = ""  # "base" or "trained": what is being evaluated
     precision: str = "fp32"  # the run's resolved precision; evaluators run under its autocast
