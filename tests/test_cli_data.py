@@ -19,7 +19,7 @@ MINER = [
 def built(tmp_path_factory, tiny_model, run_cli):
     out = tmp_path_factory.mktemp("data") / "nli-hn"
     result = run_cli("data", "build", "--data", "nli", "--data", "hard-negatives", "--plugin", "mnr", *MINER,
-                          "--model", tiny_model, "--output", str(out))
+                     "--model", tiny_model, "--output", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     return out, result
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from hubembed.hardware import PRECISIONS
+
 
 def _log(message: str) -> None:
     click.echo(message, err=True)
@@ -54,7 +56,7 @@ def _merge(old: list[dict], new: list[dict]) -> list[dict]:
 @click.option("--mteb-data", type=click.Path(file_okay=False), help="Folder with local task data (e.g. scifact/ in BEIR layout).")
 @click.option("--base/--no-base", default=True, show_default=True, help="On a run folder, also score its base model (before -> after).")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Encoding batch size.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="Encode under autocast (auto: bf16 where the hardware runs it fast; fp32 for exact fp32 scores).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, precision, as_json) -> None:

@@ -9,6 +9,7 @@ import click
 
 from hubembed.cli.hub import push_options
 from hubembed.cli.plugins import code_option
+from hubembed.hardware import PRECISIONS
 
 
 @click.command()
@@ -25,7 +26,7 @@ from hubembed.cli.plugins import code_option
 @click.option("--batch-size", type=int, help="Examples per step.")
 @click.option("--lr", type=float, help="Peak learning rate.")
 @click.option("--seed", type=int, help="Random seed.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="Training precision (auto: bf16 where fast).")
+@click.option("--precision", type=click.Choice(PRECISIONS), help="Training precision (auto: bf16 where fast).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run in the output folder (only once the new one is complete).")
 @click.option("--resume", type=click.Path(file_okay=False), metavar="OUTPUT_DIR", help="Continue the interrupted run of OUTPUT_DIR from its last checkpoint.")
 @click.option("--save-steps", type=int, help="Checkpoint every N steps (0: never), so --resume can continue.")
