@@ -57,6 +57,7 @@ def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], Non
     from hubembed import launch, models
 
     shapes = compat.check(run)
+    precision = hardware.resolve_precision(run.training.precision)  # fp16 on a CPU fails here, before any work
     out = Path(run.output) if run.output else default_output(run)
     run.output = str(out)
     main, child = launch.is_main_process(), launch.launched()
@@ -69,8 +70,7 @@ def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], Non
             train_ds, data_report = build_data(run, shapes, base.load_from, log)
         batch = batch_facts(run, train_ds, launch.world_size())
         model = models.load(base)
-        eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log,
-                               precision=hardware.resolve_precision(run.training.precision))
+        eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log, precision=precision)
         before: list[Score] = []
         if main:
             log("Evaluating the base model...")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 FAST = ["--set", "data.limit=48", "--max-steps", "3", "--batch-size", "16", "--set", "eval.stsb.splits=[validation]"]
 
@@ -108,6 +109,16 @@ def test_bad_input_is_one_line_exit_2(run_cli, tmp_path, args, message):
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+    assert not out.exists() and not (tmp_path / ".out.partial").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 is valid on a GPU")
+@pytest.mark.parametrize("command", [["train", "--plugin", "mnr"], ["eval", "sentence-transformers/all-MiniLM-L6-v2"]])
+def test_fp16_on_a_cpu_fails_before_any_work(run_cli, tmp_path, command):
+    out = tmp_path / "out"
+    result = run_cli(*command, "--precision", "fp16", *(["--output", str(out)] if command[0] == "train" else []))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "error: fp16 needs a GPU; on this CPU use --precision bf16 or fp32"
     assert not out.exists() and not (tmp_path / ".out.partial").exists()
 
 

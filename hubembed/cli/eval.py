@@ -78,12 +78,13 @@ def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, precision, as_js
     from hubembed.types import EvalContext
 
     steps = _evaluators(stsb, mteb_tasks, mteb_data)
+    precision = hardware.resolve_precision(precision)  # before the model loads: fp16 on a CPU fails at once
     folder = Path(model)
     is_run = (folder / RUN_FILE).is_file() and (folder / METRICS_FILE).is_file()
     resolved = models.resolve_model(model, _log)
     st_model = models.load(resolved)
     ctx = EvalContext(seed=42, cache_dir=cache_dir(), batch_size=batch_size, log=_log, label="trained",
-                      precision=hardware.resolve_precision(precision))
+                      precision=precision)
 
     def run_all(m: Any, label: str) -> list[dict]:
         ctx.label = label
