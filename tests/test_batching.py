@@ -8,18 +8,16 @@ import pytest
 from datasets import Dataset
 
 from hubembed.batching import LengthGroupedBatchSampler
-from hubembed.bundled import NLI_SAMPLE
-from hubembed.datafiles import read_rows
+from hubembed.types import BuildContext
+from hubembed_plugins.data.nli import NLIBuilder
+from hubembed_plugins.data.nli import Params as NLIParams
 
 
 @pytest.fixture(scope="module")
-def triplets() -> Dataset:
-    """Real NLI triplets: the bundled MultiNLI/SNLI sample, entailment as positive, contradiction as negative."""
-    by_premise: dict[str, dict[str, str]] = {}
-    for row in read_rows(NLI_SAMPLE.path):
-        by_premise.setdefault(row["sentence1"], {})[row["label"]] = row["sentence2"]
-    kept = [(p, h["entailment"], h["contradiction"]) for p, h in by_premise.items() if {"entailment", "contradiction"} <= h.keys()]
-    return Dataset.from_dict({k: [r[i] for r in kept] for i, k in enumerate(("anchor", "positive", "negative"))})
+def triplets(tmp_path_factory) -> Dataset:
+    """Real NLI triplets: the nli data builder on the bundled MultiNLI/SNLI sample (what `--plugin mnr` trains on)."""
+    ctx = BuildContext(shape="triplet", seed=0, model="", cache_dir=tmp_path_factory.mktemp("cache"), log=lambda m: None)
+    return NLIBuilder(NLIParams()).build(ctx, None)["train"]
 
 
 def sampler(ds, drop_last=False, seed=0, no_duplicates=True, batch_size=32):
