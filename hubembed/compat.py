@@ -12,7 +12,12 @@ from hubembed.types import SHAPES
 
 
 def check(run: ResolvedRun) -> list[str]:
-    """Return the shape each data step must produce (same order as run.data)."""
+    """Return the shape each data step must produce (same order as run.data); a plugin the installed libraries
+    cannot run fails here, before any work."""
+    for step in run.steps():
+        problem = step.plugin.environment_problem()
+        if problem:
+            raise CompatibilityError(problem)
     steps = run.data
     _check_order(steps)
     wanted = [s for s in run.loss.plugin.expects if s in _produces(steps[-1])]

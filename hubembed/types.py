@@ -171,6 +171,12 @@ class Plugin:
         any input files written under `workdir`. The default, {}, uses every param's default."""
         return {}
 
+    @classmethod
+    def environment_problem(cls) -> str | None:
+        """Why the installed libraries cannot run this plugin, as one line with the fix (e.g. a transformers/peft
+        pair that does not work together), or None. `hubembed doctor` flags it; the plugin raises it when used."""
+        return None
+
 
 class DataBuilder(Plugin):
     """A data step. A source has `consumes = None`; a transform consumes the shapes a previous step produces."""

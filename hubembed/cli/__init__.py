@@ -17,6 +17,7 @@ COMMANDS = {
     "pull": ("hubembed.cli.hub", "pull", "Download a model from the Hub and check it loads"),
     "compare": ("hubembed.cli.hub", "compare", "Compare models by the scores in their Hub cards"),
     "leaderboard": ("hubembed.cli.hub", "leaderboard", "Rank an organisation's hubembed models by their card scores"),
+    "doctor": ("hubembed.cli.doctor", "doctor", "Check this installation: versions against the tested lock, hardware, Hub access, plugins"),
     "hub": ("hubembed.cli.hub", "hub_group", "LocalHub, a Hub-compatible test server on 127.0.0.1: hubembed hub serve"),
 }
 

@@ -73,23 +73,38 @@ class LoraTrainer(Trainer):
     def check_params(cls, workdir: Path) -> dict[str, Any]:
         return {"merge": True}
 
+    @classmethod
+    def environment_problem(cls) -> str | None:
+        """transformers adds and loads adapters only with a recent enough peft (5.24 wants peft 0.22)."""
+        import importlib.metadata as md
+
+        from packaging.version import Version
+
+        try:
+            from transformers.integrations.peft import MIN_PEFT_VERSION
+        except ImportError:  # a transformers without the constant checks nothing
+            return None
+        installed, transformers = md.version("peft"), md.version("transformers")
+        if Version(installed) >= Version(MIN_PEFT_VERSION):
+            return None
+        return (
+            f"LoRA cannot run here: transformers {transformers} works with adapters only from peft {MIN_PEFT_VERSION} "
+            f"on, and peft {installed} is installed; fix: pip install 'peft>={MIN_PEFT_VERSION}' (if that is not "
+            f"released yet: pip install 'transformers<{transformers}')"
+        )
+
     def prepare_model(self, model: Any) -> Any:
         from peft import LoraConfig, TaskType
 
+        problem = self.environment_problem()
+        if problem:
+            raise ConfigError(problem)
         hf = _transformer_of(model)
-        targets = self.targets(hf)
         config = LoraConfig(
             task_type=TaskType.FEATURE_EXTRACTION, r=self.params.r, lora_alpha=self.params.alpha,
-            lora_dropout=self.params.dropout, target_modules=targets,
+            lora_dropout=self.params.dropout, target_modules=self.targets(hf),
         )
-        try:
-            model.add_adapter(config)
-        except ValueError as err:  # PEFT: "Target modules {...} not found in the base model"
-            raise ConfigError(
-                f"LoRA target modules {targets} do not match layers of this {hf.config.model_type} model "
-                f"({str(err).splitlines()[0][:80]}); set --set trainer.target_modules=[...] to some of: "
-                f"{', '.join(linear_names(hf)[:12])}"
-            ) from err
+        model.add_adapter(config)  # targets() has checked the layers exist; any other error is reported as itself
         return model
 
     def targets(self, hf: Any) -> list[str]:

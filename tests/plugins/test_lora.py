@@ -111,3 +111,24 @@ def test_pushed_adapter_loads_by_repo_id(run_cli, tiny_model, tmp_path):
             loaded = SentenceTransformer("acme/tiny-lora", cache_folder=str(tmp_path / "hf-load"))
             merged = SentenceTransformer(str(out / "merged"))
             assert np.abs(loaded.encode(TEXTS) - merged.encode(TEXTS)).max() < 1e-5
+
+
+def test_a_peft_too_old_for_this_transformers_is_one_line_before_any_work(run_cli, tiny_model, tmp_path):
+    """The pair a fresh install got on 2026-12-01 (transformers 5.24 wants peft 0.22, the newest was 0.21.2): here
+    a peft distribution older than what the installed transformers asks for is first on the path."""
+    from importlib.metadata import version
+
+    from transformers.integrations.peft import MIN_PEFT_VERSION
+
+    old = tmp_path / "site" / "peft-0.1.0.dist-info"
+    old.mkdir(parents=True)
+    (old / "METADATA").write_text("Metadata-Version: 2.1\nName: peft\nVersion: 0.1.0\n")
+    out = tmp_path / "out"
+    result = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--trainer", "lora", "--output", str(out),
+                     *FAST, env={"PYTHONPATH": str(tmp_path / "site")})
+    assert result.returncode == 2, result.stderr
+    want = (f"error: LoRA cannot run here: transformers {version('transformers')} works with adapters only from peft "
+            f"{MIN_PEFT_VERSION} on, and peft 0.1.0 is installed; fix: pip install 'peft>={MIN_PEFT_VERSION}'")
+    assert result.stderr.startswith(want), result.stderr
+    assert "Data step" not in result.stderr  # refused before the data or the model
+    assert not out.exists() and not (tmp_path / ".out.partial").exists()
