@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -288,8 +288,10 @@ def with_defaults(cfg: RunConfig, reg: Any = None) -> RunConfig:
     )
 
 
-def resolve(cfg: RunConfig, reg: Any = None) -> ResolvedRun:
-    """Pin every plugin name and complete every params block; import plugin classes, never torch."""
+def resolve(cfg: RunConfig, reg: Any = None, notify: Callable[[str], None] | None = None) -> ResolvedRun:
+    """Pin every plugin name and complete every params block; import plugin classes, never torch.
+
+    notify: where a superseded plugin version is said (once per process; default: stderr)."""
     from hubembed.registry import registry
 
     reg = reg or registry()
@@ -297,7 +299,7 @@ def resolve(cfg: RunConfig, reg: Any = None) -> ResolvedRun:
     assert cfg.loss is not None and cfg.data is not None and cfg.eval is not None
     if not cfg.data:
         raise ConfigError("no data steps: pass --data NAME|PATH (e.g. --data nli)")
-    return ResolvedRun(
+    run = ResolvedRun(
         model=cfg.model,
         loss=_resolve_step(reg, "loss", cfg.loss, "loss"),
         data=[_resolve_step(reg, "data", s, f"data.{i}") for i, s in enumerate(cfg.data)],
@@ -306,15 +308,44 @@ def resolve(cfg: RunConfig, reg: Any = None) -> ResolvedRun:
         training=make_params(TrainingParams, cfg.training, "training"),
         output=cfg.output,
     )
+    _note_superseded(reg, run.steps(), notify)
+    return run
 
 
-def resolve_data(steps: tuple[Step, ...], reg: Any = None) -> list[ResolvedStep]:
+def resolve_data(steps: tuple[Step, ...], reg: Any = None, notify: Callable[[str], None] | None = None) -> list[ResolvedStep]:
     """Pin the names and complete the params of data steps alone (`hubembed data build`)."""
     from hubembed.registry import registry
 
     if not steps:
         raise ConfigError("no data steps: pass --data NAME|PATH (e.g. --data nli --data hard-negatives)")
-    return [_resolve_step(reg or registry(), "data", s, f"data.{i}") for i, s in enumerate(steps)]
+    reg = reg or registry()
+    resolved = [_resolve_step(reg, "data", s, f"data.{i}") for i, s in enumerate(steps)]
+    _note_superseded(reg, resolved, notify)
+    return resolved
+
+
+_NOTED: set[tuple[str, str]] = set()  # (kind, pinned name) of superseded plugins already said in this process
+
+
+def _note_superseded(reg: Any, steps: list[ResolvedStep], notify: Callable[[str], None] | None) -> None:
+    """A run may pin an older version on purpose (reproducing a run), so this is a notice, not an error."""
+    for step in steps:
+        info = step.info
+        if (info.kind, info.name) in _NOTED:
+            continue
+        note = reg.superseded_note(info)
+        if note is not None:
+            _NOTED.add((info.kind, info.name))
+            (notify or _stderr_note)(f"note: {info.name} is {note}; this run uses {info.name} as pinned")
+
+
+def _stderr_note(message: str) -> None:
+    import sys
+
+    from hubembed import launch
+
+    if not launch.launched():  # the ranks of a multi-process run: the launcher said it before starting them
+        print(message, file=sys.stderr)
 
 
 def _resolve_step(reg: Any, kind: str, step: Step, where: str) -> ResolvedStep:

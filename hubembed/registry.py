@@ -2,7 +2,8 @@
 
 One entry-point group per kind. The entry point's name is the plugin's pinned name (`owner.name.vN`), so listing
 names and distributions reads package metadata only; a plugin's module is imported when it is first used (or
-shown), and a module that fails to import or breaks the contract is reported without breaking the others.
+shown), and a module that fails to import or breaks the contract (including Params that a run file and
+metrics.json cannot carry) is reported without breaking the others.
 
 Plugins can also come from a local file (`--code file.py`, or `HUBEMBED_CODE=a.py:b.py`, which child processes
 inherit): every plugin class the file defines is registered as `local.<file stem>.v1` unless it sets
@@ -18,10 +19,12 @@ import importlib.util
 import os
 import re
 import sys
-from dataclasses import dataclass, field, is_dataclass
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union
 
 from hubembed.errors import ConfigError, HubembedError, PluginError, UnknownPluginError
 from hubembed.types import BASES, KINDS, SHAPES, Plugin
@@ -52,6 +55,7 @@ class PluginInfo:
     loader: Any = field(default=None, repr=False)  # EntryPoint (or a class given directly)
     _cls: type[Plugin] | None = field(default=None, repr=False)
     _error: str | None = None
+    _cause: BaseException | None = field(default=None, repr=False)  # the plugin's own exception, for HUBEMBED_DEBUG=1
 
     @property
     def owner(self) -> str:
@@ -75,11 +79,12 @@ class PluginInfo:
             except Exception as err:  # any failure in third-party code becomes a report, not a crash
                 reason = str(err).splitlines()[0] if str(err) else type(err).__name__
                 self._error = f"{type(err).__name__}: {reason}" if not isinstance(err, PluginError) else reason
+                self._cause = None if isinstance(err, PluginError) else err
         if self._error is not None:
+            fix = "fix the file" if self.is_local else f"upgrade or uninstall {self.distribution}"
             raise PluginError(
-                f"plugin {self.name} from {self.distribution} {self.dist_version} is broken ({self._error}); "
-                f"upgrade or uninstall {self.distribution}"
-            )
+                f"plugin {self.name} from {self.distribution} {self.dist_version} is broken ({self._error}); {fix}"
+            ) from self._cause  # chained, so HUBEMBED_DEBUG=1 shows where the plugin's own code failed
         assert self._cls is not None
         return self._cls
 
@@ -108,6 +113,7 @@ def _validate(kind: str, cls: Any) -> None:
         raise PluginError(f"{cls!r} is not a subclass of hubembed.types.{base.__name__}")
     if not is_dataclass(cls.Params) or not cls.Params.__dataclass_params__.frozen:  # type: ignore[attr-defined]
         raise PluginError(f"{cls.__name__}.Params must be a frozen dataclass")
+    _validate_params(cls.Params)
     if not cls.summary:
         raise PluginError(f"{cls.__name__} has no one-line `summary`")
     shapes = {"data": ("produces",), "loss": ("expects",)}.get(kind, ())
@@ -125,6 +131,91 @@ def _validate(kind: str, cls: Any) -> None:
     method = {"data": "build", "loss": "build", "trainer": "train", "evaluator": "evaluate"}[kind]
     if getattr(cls, method) is getattr(base, method):
         raise PluginError(f"{cls.__name__} does not implement {method}()")
+
+
+# --- Params a run file can carry ------------------------------------------------------------------------------
+# Params values go to hubembed_run.yaml, metrics.json and the card: a type that YAML and JSON cannot carry would
+# fail a run at its end (when the card is written), so such a plugin is refused when its class loads.
+
+SCALARS = (str, int, float, bool, type(None))
+CARRIED = "use str, int, float, bool, None, Literal[...], or tuples, lists or dicts (str keys) of those"
+BARE_EXAMPLE = {list: "list[str]", tuple: "tuple[str, ...]", dict: "dict[str, str]"}
+
+
+def _validate_params(params_cls: type) -> None:
+    """Every field: a type a run file and metrics.json can carry, and a default of that type."""
+    try:
+        hints = typing.get_type_hints(params_cls)
+    except Exception as err:  # an annotation naming something the module does not define
+        raise PluginError(f"Params annotations cannot be resolved ({err}); import the types they name") from None
+    for f in fields(params_cls):
+        tp = hints.get(f.name)
+        if tp is None:
+            raise PluginError(f"param {f.name} has no type annotation")
+        problem = _carry_problem(tp)
+        if problem:
+            raise PluginError(f"param {f.name}: {problem}")
+        if f.default is MISSING and f.default_factory is MISSING:  # type: ignore[misc]
+            raise PluginError(f"param {f.name} has no default; every param needs one (field(default=...))")
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        if not _fits(default, tp):
+            raise PluginError(
+                f"param {f.name}: default {default!r} is not of the declared type {_type_name(tp)}; "
+                f"give a default of that type"
+            )
+
+
+def _carry_problem(tp: Any) -> str | None:
+    """Why YAML and JSON cannot carry values of type `tp` (and bring them back as that type), or None."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp in SCALARS or tp is None:
+        return None
+    if origin is Literal:
+        bad = [a for a in args if type(a) not in SCALARS]
+        return f"Literal values must be str, int, float, bool or None, not {bad!r}" if bad else None
+    if origin in (Union, types.UnionType):
+        return next((p for p in map(_carry_problem, args) if p), None)
+    if tp in BARE_EXAMPLE or (origin in BARE_EXAMPLE and not args):
+        bare = origin or tp
+        return f"a bare {bare.__name__} does not say what it holds; write e.g. {BARE_EXAMPLE[bare]}"
+    if origin in (list, tuple):
+        items = [a for a in args if a is not Ellipsis]
+        if len(set(items)) > 1:  # a run file's list comes back with every item read as the first type
+            return f"{_type_name(tp)} mixes item types, which a run file cannot keep apart; use one item type, e.g. tuple[str, ...]"
+        return _carry_problem(items[0])
+    if origin is dict:
+        if args[0] is not str:
+            return f"dict keys must be str (keys in YAML and JSON are strings); write dict[str, {_type_name(args[1])}]"
+        return _carry_problem(args[1])
+    return f"{_type_name(tp)} cannot be written to hubembed_run.yaml and metrics.json; {CARRIED}"
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    """`value` is of type `tp` (an int counts as a float; a bool counts as neither int nor float, as in run files)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is None or tp is type(None):
+        return value is None
+    if tp in (str, bool):
+        return isinstance(value, tp)
+    if tp in (int, float):
+        return isinstance(value, (int, float) if tp is float else int) and not isinstance(value, bool)
+    if origin is Literal:
+        return any(type(value) is type(a) and value == a for a in args)
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin in (list, tuple):
+        return isinstance(value, origin) and all(_fits(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) and _fits(v, args[1]) for k, v in value.items())
+    return False
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) and not typing.get_args(tp) else str(tp).replace("typing.", "")
+
+
+def _a(kind: str) -> str:
+    return "an" if kind[0] in "aeiou" else "a"
 
 
 def _allowed_distributions() -> set[str] | None:
@@ -203,26 +294,89 @@ class Registry:
 
     def resolve(self, kind: str, name: str) -> PluginInfo:
         """`hubembed.mnr.v1`, `hubembed.mnr` or `mnr` -> the plugin (highest version when not pinned)."""
+        found = self._lookup(kind, name)
+        if len(found) > 1:
+            choices = ", ".join(f"{i.owner}.{i.short}" for i in found)
+            raise UnknownPluginError(f"{kind} plugin name {name!r} is ambiguous: use one of {choices}")
+        if found:
+            return found[0]
+        raise UnknownPluginError(self._unknown_message(kind, name))
+
+    def _lookup(self, kind: str, name: str) -> list[PluginInfo]:
+        """What `name` means among the plugins of `kind`: nothing, one plugin, or one per owner (ambiguous)."""
         plugins = self._by_kind[kind]
         if name in plugins:
-            return plugins[name]
+            return [plugins[name]]
         parts = name.split(".")
         if len(parts) == 1:
             matches = [i for i in plugins.values() if i.short == name]
-            owners = {i.owner for i in matches}
-            if len(owners) > 1:  # built-ins keep their short names; others are reached as owner.name
-                if RESERVED_OWNER in owners:
-                    matches = [i for i in matches if i.owner == RESERVED_OWNER]
-                else:
-                    choices = ", ".join(sorted({f"{i.owner}.{i.short}" for i in matches}))
-                    raise UnknownPluginError(f"{kind} plugin name {name!r} is ambiguous: use one of {choices}")
+            if RESERVED_OWNER in {i.owner for i in matches}:  # built-ins keep their short names
+                matches = [i for i in matches if i.owner == RESERVED_OWNER]
         elif len(parts) == 2:
             matches = [i for i in plugins.values() if (i.owner, i.short) == tuple(parts)]
         else:
             matches = []
-        if matches:
-            return max(matches, key=lambda i: i.version)
-        raise UnknownPluginError(self._unknown_message(kind, name))
+        newest: dict[str, PluginInfo] = {}
+        for info in matches:
+            if info.owner not in newest or info.version > newest[info.owner].version:
+                newest[info.owner] = info
+        return [newest[owner] for owner in sorted(newest)]
+
+    def find(self, name: str, kind: str | None = None) -> PluginInfo:
+        """`name` among all kinds (or one, as `--kind` asks): the plugin, or one line naming the candidates with
+        their kinds (ambiguous), the kind it is in (`--kind` of another kind), or the closest name in any kind."""
+        hits = [info for k in ([kind] if kind else KINDS) for info in self._lookup(k, name)]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            kinds = list(dict.fromkeys(i.kind for i in hits))
+            fixes = [] if len({i.name for i in hits}) < len(hits) else ["give one of these names"]
+            if len(kinds) > 1:
+                fixes.append("add " + " or ".join(f"--kind {k}" for k in kinds))
+            choices = ", ".join(f"{i.name} ({i.kind})" for i in hits)
+            raise UnknownPluginError(f"{name!r} is ambiguous: {choices}; {', or '.join(fixes)}")
+        if kind is not None:
+            elsewhere = [k for k in KINDS if k != kind and self._lookup(k, name)]
+            if elsewhere:
+                raise UnknownPluginError(
+                    f"unknown {kind} plugin {name!r}: it is {_a(elsewhere[0])} {' and '.join(elsewhere)} plugin; "
+                    f"use --kind {elsewhere[0]} or drop --kind"
+                )
+            return self.resolve(kind, name)  # raises, with the names of that kind
+        if name.split(".")[0] == LOCAL_OWNER and len(name.split(".")) > 1:
+            raise UnknownPluginError(f"unknown plugin {name!r}: local.* plugins come from a file; pass --code FILE.py")
+        kinds_of: dict[str, list[str]] = {}
+        for info in self.infos():
+            for alias in (info.short, f"{info.owner}.{info.short}", info.name):
+                kinds_of.setdefault(alias, [])
+                if info.kind not in kinds_of[alias]:
+                    kinds_of[alias].append(info.kind)
+        close = difflib.get_close_matches(name, sorted(kinds_of), n=1)
+        hint = f"did you mean {close[0]!r} ({', '.join(kinds_of[close[0]])})? " if close else ""
+        raise UnknownPluginError(f"unknown plugin {name!r}: {hint}see `hubembed plugins list`")
+
+    def superseded_by(self, info: PluginInfo) -> str | None:
+        """The pinned name that replaces `info`: a newer installed version of the same owner.name, else the class's
+        own `superseded_by` (not when it names `info` itself: a v2 subclass inherits the attribute from v1)."""
+        newer = [i for i in self._by_kind[info.kind].values() if (i.owner, i.short) == (info.owner, info.short)]
+        newest = max(newer, key=lambda i: i.version, default=info)
+        if newest.version > info.version:
+            return newest.name
+        declared = info.load().superseded_by if info.error is None else None
+        return declared if declared and declared != info.name else None
+
+    def superseded_note(self, info: PluginInfo) -> str | None:
+        """`superseded by acme.x.v2 (installed; `acme.x` resolves to it)`, for listings and run notices; or None."""
+        newer = self.superseded_by(info)
+        if newer is None:
+            return None
+        try:
+            self.resolve(info.kind, newer)
+        except UnknownPluginError:
+            return f"superseded by {newer} (not installed here)"
+        alias = f"{info.owner}.{info.short}"
+        same_name = newer.rsplit(".v", 1)[0] == alias
+        return f"superseded by {newer} (installed; `{alias}` resolves to it)" if same_name else f"superseded by {newer} (installed)"
 
     def _unknown_message(self, kind: str, name: str) -> str:
         names = sorted({i.short for i in self._by_kind[kind].values()} | set(self._by_kind[kind]))

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from hubembed.cli.hub import access_options
+from hubembed.cli.plugins import code_option
 
 DATA_FILE = "hubembed_data.yaml"
 STATS_FILE = "stats.json"
@@ -104,6 +105,7 @@ def data() -> None:
 @click.option("--repo-id", metavar="ORG/NAME", help="Dataset repo to push to (default <your user>/<output folder name>).")
 @click.option("--private", is_flag=True, help="Create the dataset repo private.")
 @access_options
+@code_option
 def build(data_args, config_file, overrides, model, loss, shape, seed, output, overwrite, push, repo_id, private,
           endpoint, token_file, local_hub) -> None:
     """Build a dataset from data steps, write it as parquet with a dataset card, and optionally push it.

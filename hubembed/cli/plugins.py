@@ -43,6 +43,8 @@ def plugins() -> None:
 
 
 def _row(info) -> dict:
+    from hubembed.registry import registry
+
     error = info.error
     row = {
         "kind": info.kind,
@@ -53,10 +55,10 @@ def _row(info) -> dict:
         "status": "ok" if error is None else "broken",
     }
     if error is None:
-        cls = info.load()
-        row["summary"] = cls.summary
-        if cls.superseded_by:
-            row["superseded_by"] = cls.superseded_by
+        row["summary"] = info.load().summary
+        newer = registry().superseded_by(info)
+        if newer:
+            row["superseded_by"] = newer
     else:
         row["error"] = error
     return row
@@ -154,7 +156,9 @@ def list_(kind: str | None, as_json: bool, requirements: bool, config_file: str 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @CODE_OPTION
 def show(name: str, kind: str | None, as_json: bool, code: tuple[str, ...]) -> None:
-    """Params (type, default, help), shapes, distribution and version of one plugin."""
+    """Params (type, default, help), shapes, distribution and version of one plugin (NAME: of any kind), and
+    whether a newer version supersedes it."""
+    from hubembed.registry import registry
     from hubembed.types import SHAPES, describe_params
 
     _use_code(code, strict=True)
@@ -174,6 +178,9 @@ def show(name: str, kind: str | None, as_json: bool, code: tuple[str, ...]) -> N
     click.secho(f"{info.name}  ({info.kind}, alias {info.short!r})", bold=True)
     click.echo(f"  {desc['summary']}")
     click.echo(f"  from {info.distribution} {info.dist_version} ({info.value})")
+    note = registry().superseded_note(info)
+    if note:
+        click.echo(f"  {note}")
     for attr in ("consumes", "produces", "expects"):
         if attr in desc:
             shapes = desc[attr]
@@ -187,21 +194,9 @@ def show(name: str, kind: str | None, as_json: bool, code: tuple[str, ...]) -> N
 
 
 def _find(name: str, kind: str | None):
-    from hubembed.errors import UnknownPluginError
     from hubembed.registry import registry
 
-    reg = registry()
-    found = []
-    for k in [kind] if kind else KINDS:
-        try:
-            found.append(reg.resolve(k, name))
-        except UnknownPluginError as err:
-            last = err
-    if not found:
-        raise last
-    if len(found) > 1:
-        raise UnknownPluginError(f"{name!r} names plugins of several kinds; add --kind {' or --kind '.join(i.kind for i in found)}")
-    return found[0]
+    return registry().find(name, kind)
 
 
 @plugins.command()
@@ -251,7 +246,7 @@ def new(kind: str, name: str, directory: str, owner: str | None) -> None:
     \b
     Example:
       hubembed plugins new loss acme-focal
-      pip install -e ./hubembed-acme-focal && pytest hubembed-acme-focal
+      pip install -e "./hubembed-acme-focal[test]" && pytest hubembed-acme-focal
       hubembed train --plugin acme.focal
     """
     from hubembed.scaffold import MODULE, generate
@@ -266,7 +261,7 @@ def new(kind: str, name: str, directory: str, owner: str | None) -> None:
         "evaluator": f"hubembed train --plugin mnr --eval stsb --eval {n.owner}.{n.short}:FILE.csv",
     }[kind]
     click.echo("Next:")
-    click.echo(f"  pip install -e {shown}          # registers {n.pinned} (entry point in pyproject.toml)")
+    click.echo(f'  pip install -e "{shown}[test]"   # registers {n.pinned} (entry point in pyproject.toml), and pytest')
     click.echo(f"  pytest {shown}                  # contract checks + its own tests, on the tiny model")
     click.echo(f"  hubembed plugins list --kind {kind}")
     click.echo(f"  {usage}")

@@ -1,6 +1,7 @@
 """What plugin authors (and hubembed's own tests) need to test a plugin, offline and in seconds.
 
-- `build_tiny_model(folder)`: a tiny BERT sentence-transformer built locally (`tiny_model_path()`: one per process).
+- `build_tiny_model(folder)`: a tiny BERT sentence-transformer built locally (`tiny_model_path()`: one per process;
+  `python -m hubembed.testing.tiny DIR` from a shell).
 - `tiny_rows` / `tiny_dataset` / `tiny_dataset_dict` / `write_tiny_file`: tiny data of every column shape, real text.
 - `check_data_builder`, `check_loss`, `check_trainer`, `check_evaluator` (`check_plugin` picks by kind): the
   contract checks, which run a plugin the way a hubembed run will; `ContractError` when it breaks the contract.

@@ -2,6 +2,9 @@
 
 Real architecture, real tokenizer (WordPiece over the words of the bundled data), random weights: training
 changes its embeddings in milliseconds, and nothing is downloaded.
+
+    python -m hubembed.testing.tiny DIR      # build it into DIR (new or empty) and print DIR
+    hubembed train --plugin mnr --model DIR ...
 """
 
 from __future__ import annotations
@@ -50,3 +53,31 @@ def build_tiny_model(folder: str | Path, hidden: int = 32, layers: int = 2, voca
 
     shutil.rmtree(bert_dir)
     return str(folder)
+
+
+USAGE = "python -m hubembed.testing.tiny DIR  (builds the tiny model into DIR, a new or empty folder, and prints DIR)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["-h"], ["--help"]):
+        print(f"usage: {USAGE}")
+        return 0
+    if len(args) != 1 or args[0].startswith("-"):
+        print(f"error: give one folder: {USAGE}", file=sys.stderr)
+        return 2
+    folder = Path(args[0])
+    if folder.exists() and not folder.is_dir():
+        print(f"error: {folder} is a file; give a new or empty folder", file=sys.stderr)
+        return 2
+    if folder.is_dir() and any(folder.iterdir()):  # never mix the model's files with what is there
+        print(f"error: {folder} is not empty; give a new or empty folder", file=sys.stderr)
+        return 2
+    print(build_tiny_model(folder))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
