@@ -280,19 +280,42 @@ def figures(folder: Path, metrics: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def figures_present(folder: Path) -> dict[str, str]:
+    """The figures already in `folder`, as paths relative to the card (none is drawn)."""
+    from hubembed import plots
+
+    named = {"loss": plots.LOSS_PNG, "scatter": plots.SCATTER_PNG}
+    return {key: name for key, name in named.items() if (Path(folder) / name).is_file()}
+
+
+def _text(folder: Path, run: dict[str, Any], metrics: dict[str, Any], repo_id: str | None, found: dict[str, str]) -> str:
+    name = Path(run.get("output") or folder).name
+    return str(render(context(run, metrics, name, repo_id=repo_id, figures=found)))
+
+
 def write(folder: Path, run: dict[str, Any], metrics: dict[str, Any], *, repo_id: str | None = None) -> Path:
     """Render the card of the run in `folder` (with its figures) to `folder/README.md`; the usage snippet names
     `repo_id` when the model is (to be) pushed."""
     folder = Path(folder)
-    name = Path(run.get("output") or folder).name
-    card = render(context(run, metrics, name, repo_id=repo_id, figures=figures(folder, metrics)))
+    text = _text(folder, run, metrics, repo_id, figures(folder, metrics))
     path = folder / CARD_FILE
-    path.write_text(str(card), encoding="utf-8")  # checked by check() before any push, not here: a run is never lost to its card
+    path.write_text(text, encoding="utf-8")  # checked by check() before any push, not here: a run is never lost to its card
     return path
 
 
 def rewrite(folder: Path, *, repo_id: str | None = None) -> Path:
     """Re-render the card of an output folder from its `hubembed_run.yaml` and `metrics.json`."""
+    return write(folder, *_saved_run(folder), repo_id=repo_id)
+
+
+def rendered(folder: Path, *, repo_id: str | None = None) -> str:
+    """The card rewrite() would write, as text, with nothing written: the figures already in `folder` are linked,
+    none is drawn. A push renders its repo's card so, and the folder changes only once the push worked."""
+    run, metrics = _saved_run(Path(folder))
+    return _text(Path(folder), run, metrics, repo_id, figures_present(folder))
+
+
+def _saved_run(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     import yaml
 
     from hubembed.errors import ConfigError
@@ -307,7 +330,7 @@ def rewrite(folder: Path, *, repo_id: str | None = None) -> Path:
             f"{folder} has no readable {RUN_FILE} and {METRICS_FILE} ({type(err).__name__}); pass the output folder "
             f"of a hubembed run, or push the folder as it is with --keep-card"
         ) from None
-    return write(folder, run, metrics, repo_id=repo_id)
+    return run, metrics
 
 
 # -- validation ---------------------------------------------------------------------------------------------

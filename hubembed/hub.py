@@ -13,18 +13,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from huggingface_hub import HfApi, ModelCard, constants, get_token, snapshot_download
+from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, constants, get_token, snapshot_download
 from huggingface_hub.errors import (
+    HFValidationError,
     HfHubHTTPError,
     LocalTokenNotFoundError,
     OfflineModeIsEnabled,
+    RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects, validate_repo_id
 
 from hubembed.errors import HubError
 
@@ -37,6 +41,7 @@ __all__ = [
     "PUSH_IGNORE_PATTERNS",
     "PUSH_RECORD",
     "PushResult",
+    "check_repo_id",
     "is_main_process",
     "last_push",
     "local_hub",
@@ -51,6 +56,7 @@ __all__ = [
     "resolve_token",
     "validate_card",
     "whoami",
+    "write_atomically",
 ]
 
 # Never uploaded from a run folder: trainer checkpoints, half-written outputs and local caches.
@@ -65,6 +71,7 @@ PUSH_IGNORE_PATTERNS = [
 ]
 
 _NO_TOKEN = "no Hugging Face token found: pass --token-file, set HF_TOKEN or run `hf auth login`"
+_REPO_ID_FIX = "write it as org/name"
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,18 @@ def resolve_token(token_file: str | os.PathLike | None = None) -> str | None:
         return token
     token = (os.environ.get("HF_TOKEN") or "").strip()
     return token or get_token()
+
+
+def check_repo_id(repo_id: str, fix: str = _REPO_ID_FIX) -> str:
+    """`repo_id` if huggingface_hub's own validator accepts it (`org/name`, or a bare name that goes under your
+    user); else a HubError that says why, so a bad id fails before any request (or any training)."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        why = str(err).replace("Use `repo_type` argument if needed.", "")  # hubembed has no such flag
+        why = why.replace(f": '{repo_id}'", "").strip().rstrip(".")
+        raise HubError(f"{repo_id!r} is not a valid repo id ({why}): {fix}") from None
+    return repo_id
 
 
 def resolve_endpoint(endpoint: str | None = None) -> str:
@@ -155,42 +174,45 @@ def push_folder(
     create_pr: bool = False,
     commit_message: str | None = None,
     repo_type: str = "model",
+    readme: str | None = None,
 ) -> PushResult:
     """Upload a folder to `repo_id` (default `<user>/<folder name>`; a bare name goes under `<user>/`), creating
-    the repo and branch if needed.
+    the repo and branch if needed. `readme` is pushed as README.md instead of the folder's own, which is neither
+    read nor changed (a card rendered for the repo, kept in memory until the push worked).
 
-    Re-pushing an unchanged folder makes no commit (`changed=False`). A README.md is validated first, so a bad card
+    Re-pushing an unchanged folder makes no commit (`changed=False`). The card is validated first, so a bad card
     fails before anything is created.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise HubError(f"{folder} is not a folder: pass the output directory of a run")
+    if repo_id:
+        check_repo_id(repo_id)
     token = token if token is not None else resolve_token(None)
     if not token:
         raise HubError(_NO_TOKEN)
     if create_pr and revision not in (None, constants.DEFAULT_REVISION):
         raise HubError("a pull request is always opened against main: drop --revision, or drop --create-pr")
     endpoint = resolve_endpoint(endpoint)
-    readme = folder / "README.md"
-    if readme.is_file():
-        validate_card(readme.read_text(encoding="utf-8"), repo_type=repo_type, endpoint=endpoint)
+    card = readme if readme is not None else _read_card(folder)
+    if card is not None:
+        validate_card(card, repo_type=repo_type, endpoint=endpoint)
     api = HfApi(endpoint=endpoint, token=token)
     if not repo_id or "/" not in repo_id:  # a bare name would address a canonical (namespace-less) repo
-        repo_id = f"{whoami(api)}/{repo_id or folder.name}"
+        repo_id = check_repo_id(f"{whoami(api)}/{repo_id or folder.name}", fix="pass --repo-id org/name")
     branch = revision or constants.DEFAULT_REVISION
     with _hub_errors(f"pushing {folder} to {repo_id}", endpoint, token):
         repo_url = str(api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True))
         if branch != constants.DEFAULT_REVISION:
             api.create_branch(repo_id, branch=branch, repo_type=repo_type, exist_ok=True)
         head = api.repo_info(repo_id, repo_type=repo_type, revision=branch).sha
-        commit = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=folder,
+        commit = api.create_commit(
+            repo_id,
+            operations=_additions(folder, readme),
             repo_type=repo_type,
             revision=revision,
             create_pr=create_pr,
             commit_message=commit_message or f"Upload {folder.name} with hubembed",
-            ignore_patterns=list(PUSH_IGNORE_PATTERNS),
         )
     url = repo_url if branch == constants.DEFAULT_REVISION else f"{repo_url}/tree/{branch}"
     return PushResult(
@@ -201,6 +223,23 @@ def push_folder(
         pr_url=commit.pr_url,
         changed=commit.oid != head,
     )
+
+
+def _read_card(folder: Path) -> str | None:
+    path = folder / "README.md"
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def _additions(folder: Path, readme: str | None) -> list[CommitOperationAdd]:
+    """The files of `folder` that upload_folder would add (less PUSH_IGNORE_PATTERNS), with README.md from `readme`
+    when given."""
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.glob("**/*") if p.is_file())
+    kept = filter_repo_objects(files, ignore_patterns=[*PUSH_IGNORE_PATTERNS, *DEFAULT_IGNORE_PATTERNS])
+    adds = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=folder / f) for f in kept
+            if readme is None or f != "README.md"]
+    if readme is not None:
+        adds.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=readme.encode("utf-8")))
+    return adds
 
 
 def list_models_with_cards(author: str, *, token: str | None = None, endpoint: str | None = None) -> list[dict]:
@@ -264,7 +303,14 @@ def record_push(folder: str | os.PathLike, result: PushResult, endpoint: str) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"repo_id": result.repo_id, "revision": result.revision, "commit": result.commit_oid,
               "url": result.url, "endpoint": endpoint}
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_atomically(path, json.dumps(record, indent=2) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: a crash leaves the old file or the new one, never half of either."""
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def last_push(folder: str | os.PathLike) -> dict | None:
@@ -279,16 +325,16 @@ def split_revision(spec: str) -> tuple[str, str | None]:
     repo_id, sep, revision = spec.partition("@")
     if not repo_id or (sep and not revision):
         raise HubError(f"{spec!r} is not a repo id: write it as org/name or org/name@revision")
-    return repo_id, revision or None
+    return check_repo_id(repo_id), revision or None
 
 
 def model_cards(specs: list[str], *, token: str | None = None, endpoint: str | None = None) -> list[dict]:
     """Card metadata of each `org/name[@rev]` through the model info API (no file downloads):
     [{"id", "sha", "revision", "lastModified", "cardData"}]."""
+    wanted = [(spec, *split_revision(spec)) for spec in specs]  # every id checked before the first request
     api = make_api(token, endpoint)
     out = []
-    for spec in specs:
-        repo_id, revision = split_revision(spec)
+    for spec, repo_id, revision in wanted:
         with _hub_errors(f"reading the card of {spec}", api.endpoint, token):
             info = api.model_info(repo_id, revision=revision)
         out.append({
@@ -351,17 +397,20 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    """`exc` and the exceptions it was raised from, outermost first."""
+    seen: list[BaseException] = []
+    while exc is not None and all(exc is not e for e in seen):
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
 def _in_chain(exc: BaseException, kinds: type | tuple) -> BaseException | None:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kinds):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return None
+    return next((e for e in _chain(exc) if isinstance(e, kinds)), None)
 
 
-def _describe(exc: BaseException, action: str, endpoint: str) -> str | None:
+def _describe(exc: BaseException, action: str, endpoint: str, anonymous: bool = False) -> str | None:
     """One line for a Hub failure, or None when the exception is not a Hub/network problem."""
     if _in_chain(exc, LocalTokenNotFoundError):
         return _NO_TOKEN
@@ -369,33 +418,62 @@ def _describe(exc: BaseException, action: str, endpoint: str) -> str | None:
         return f"cannot {action}: HF_HUB_OFFLINE is set: unset it to reach the Hub"
     http = _in_chain(exc, HfHubHTTPError)
     if http is not None and getattr(http, "response", None) is not None:
-        status = http.response.status_code
-        server = _short(getattr(http, "server_message", None) or "", 200)
-        detail = f"HTTP {status}" + (f": {server}" if server else "")
-        if status == 401:
-            return f"the Hub rejected the token ({detail}) while {action}: set HF_TOKEN or run `hf auth login`"
-        if status == 403:
-            return (f"the Hub refused {action} ({detail}): use a token with write access to that namespace, "
-                    "or push to a repo under your own user name")
-        if status == 404 and isinstance(http, RevisionNotFoundError):
-            return f"revision not found while {action} ({detail}): check --revision"
-        if status == 404:
-            return (f"not found while {action} ({detail}): check the repo id and --repo-type, and that your token "
-                    "can see the repo if it is private")
-        if status in (409, 412):
-            return f"the repo changed while {action} ({detail}): someone pushed at the same time; push again"
-        if status >= 500 or status in (408, 429):
-            return f"could not reach {endpoint} (network or server error: {detail}) while {action}: retry later"
-        return f"the Hub rejected {action} ({detail}): check the repo id, the revision and the folder's files"
+        return _describe_http(http, action, endpoint, anonymous)
     if "xet-write-token" in str(exc) and "404" in str(exc):  # hf_xet installed, server without Xet (LocalHub)
         return (f"{endpoint} has no Xet storage while {action}: set HF_HUB_DISABLE_XET=1 to upload with classic "
                 "Git LFS")
-    if _in_chain(exc, (_TransportError, ConnectionError, TimeoutError)):
-        return (f"could not reach {endpoint} (network or server error: {_short(exc, 200)}) while {action}: "
-                "check your connection, or HF_ENDPOINT")
+    broke = _network_failure(exc)
+    if broke is not None:
+        return (f"could not reach {endpoint} (network or server error: {broke}) while {action}: check your "
+                "connection and the endpoint (--endpoint or HF_ENDPOINT)")
     if isinstance(exc, ValueError) and "Invalid metadata in README.md" in str(exc):
         return f"README.md has invalid metadata ({_short(exc, 200)}): fix the card's YAML front matter"
     return None
+
+
+def _describe_http(http: HfHubHTTPError, action: str, endpoint: str, anonymous: bool) -> str:
+    status = http.response.status_code
+    server = _short(getattr(http, "server_message", None) or "", 200)
+    detail = f"HTTP {status}" + (f": {server}" if server else "")
+    if isinstance(http, RepositoryNotFoundError) and anonymous:  # the Hub answers 401 here, token or no token
+        return (f"not found, or private and you are not logged in, while {action} ({detail}): check the repo id, "
+                "or log in (--token-file, HF_TOKEN or `hf auth login`) if it is private")
+    if isinstance(http, RevisionNotFoundError):
+        return f"revision not found while {action} ({detail}): check --revision"
+    if isinstance(http, RepositoryNotFoundError) or status == 404:
+        return (f"not found while {action} ({detail}): check the repo id, and that your token can see the repo if "
+                "it is private")
+    if status == 401:
+        return f"the Hub rejected the token ({detail}) while {action}: set HF_TOKEN or run `hf auth login`"
+    if status == 403:
+        return (f"the Hub refused {action} ({detail}): use a token with write access to that namespace, "
+                "or push to a repo under your own user name")
+    if status in (409, 412):
+        return f"the repo changed while {action} ({detail}): someone pushed at the same time; push again"
+    if status >= 500 or status in (408, 429):
+        return f"could not reach {endpoint} (network or server error: {detail}) while {action}: retry later"
+    return f"the Hub rejected {action} ({detail}): check the repo id, the revision and the folder's files"
+
+
+_LFS_UPLOAD_FAILED = re.compile(r"^Error while uploading '(.+)' to the Hub")
+_CLIENT_CLOSED = "Cannot send a request, as the client has been closed"
+
+
+def _network_failure(exc: BaseException) -> str | None:
+    """What broke, when the connection did; None for anything else.
+
+    huggingface_hub wraps a failed LFS upload in RuntimeError("Error while uploading '<file>' to the Hub.")
+    (_commit_api.py, _wrapped_lfs_upload). Files upload in parallel, and the first connection error closes the
+    shared HTTP client under the others (utils/_http.py, close_session), so the cause that reaches us may be that
+    closed client rather than the network error itself."""
+    chain = _chain(exc)
+    transport = _in_chain(exc, (_TransportError, ConnectionError, TimeoutError))
+    lost = transport is None and _CLIENT_CLOSED in str(chain[-1])
+    if transport is None and not lost:
+        return None
+    cause = "the connection was lost" if lost else _short(transport, 200)
+    upload = next((m for e in chain if isinstance(e, RuntimeError) and (m := _LFS_UPLOAD_FAILED.match(str(e)))), None)
+    return f"the upload of {upload.group(1)} broke off: {cause}" if upload else cause
 
 
 @contextlib.contextmanager
@@ -406,7 +484,7 @@ def _hub_errors(action: str, endpoint: str, token: str | None) -> Iterator[None]
     except HubError:
         raise
     except Exception as exc:
-        message = _describe(exc, action, endpoint)
+        message = _describe(exc, action, endpoint, anonymous=not token)
         if message is None:
             raise
         if token:

@@ -15,7 +15,7 @@ import re
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -51,10 +51,12 @@ def access_options(fn: Callable) -> Callable:
 
 
 @contextlib.contextmanager
-def target(endpoint: str | None, token_file: str | None, use_local: bool, orgs: tuple[str, ...] = ()) -> Iterator[Target]:
+def target(endpoint: str | None, token_file: str | None, use_local: bool, orgs: tuple[str, ...] = (),
+           token: str | None = None) -> Iterator[Target]:
+    """Where to talk to: `token` when given (already read), else the one resolve_token finds."""
     from hubembed import hub
 
-    token = hub.resolve_token(token_file)
+    token = token if token is not None else hub.resolve_token(token_file)
     if use_local and token is None and not endpoint and not os.environ.get("HF_ENDPOINT"):
         root = hub.local_hub_root()
         with hub.local_hub(root, orgs=orgs) as (server, local_token):
@@ -81,17 +83,33 @@ class PushRequest:
     token_file: str | None = None
     local_hub: bool = False
     keep_card: bool = False
+    _token: str | None = field(default=None, init=False, repr=False, compare=False)  # read from token_file once
+    _token_file_rereadable: bool = field(default=True, init=False, repr=False, compare=False)
 
     def check(self) -> None:
+        """Everything that can be checked before any work (and before training): flags, repo id, token file."""
+        from hubembed import hub
+
         if self.create_pr and self.revision not in (None, "main"):
             raise ConfigError("a pull request is always opened against main: drop --revision, or drop --create-pr")
-        if self.token_file is not None:
-            from hubembed import hub
+        if self.repo_id is not None:
+            hub.check_repo_id(self.repo_id)
+        self.token()  # an unreadable or empty file fails now, not after training
 
-            hub.resolve_token(self.token_file)  # an unreadable or empty file fails now, not after training
+    def token(self) -> str | None:
+        """The token: read from --token-file once, since a pipe (`--token-file <(...)`) is empty the second time;
+        else HF_TOKEN or the `hf auth login` one; None if none."""
+        from hubembed import hub
+
+        if self.token_file is None:
+            return hub.resolve_token(None)
+        if self._token is None:
+            self._token_file_rereadable = Path(self.token_file).expanduser().is_file()
+            self._token = hub.resolve_token(self.token_file)
+        return self._token
 
     def retry_command(self, folder: Path, repo_id: str | None) -> str:
-        """The exact `hubembed push` that retries this push (never with a token in it)."""
+        """The exact `hubembed push` that retries this push (never with a token in it; a used-up pipe is left out)."""
         parts = ["hubembed", "push", str(folder)]
         repo_id = self.repo_id if self.repo_id and "/" in self.repo_id else repo_id or self.repo_id
         if repo_id:
@@ -100,11 +118,18 @@ class PushRequest:
                          ("--keep-card", self.keep_card)):
             if on:
                 parts.append(flag)
+        token_file = self.token_file if self._token_file_rereadable else None
         for flag, value in (("--revision", self.revision), ("--commit-message", self.commit_message),
-                            ("--endpoint", self.endpoint), ("--token-file", self.token_file)):
+                            ("--endpoint", self.endpoint), ("--token-file", token_file)):
             if value:
                 parts += [flag, value]
         return shlex.join(parts)
+
+    def retry_hint(self, folder: Path, repo_id: str | None) -> str:
+        used_up = "" if self._token_file_rereadable else (
+            "The --token-file was a pipe, now used up: give the token again (--token-file, HF_TOKEN or "
+            "`hf auth login`). ")
+        return f"The run is saved in {folder}/. {used_up}Retry the push with:  {self.retry_command(folder, repo_id)}"
 
 
 def push_options(fn: Callable) -> Callable:
@@ -139,7 +164,7 @@ def preflight(request: PushRequest) -> None:
 
     if request.local_hub or not hub.is_main_process():
         return
-    if hub.resolve_token(request.token_file) is None:
+    if request.token() is None:
         click.secho(
             "warning: no Hugging Face token found (HF_TOKEN, `hf auth login` or --token-file): the model will be "
             "trained and saved, but the push will fail until a token is set", fg="yellow", err=True,
@@ -156,22 +181,27 @@ def push_run(folder: Path, request: PushRequest, resolved: dict[str, str] | None
         raise HubError(f"{folder} is not a folder: pass the output directory of a run")
     resolved = resolved if resolved is not None else {}
     orgs = (request.repo_id.split("/")[0],) if request.repo_id and "/" in request.repo_id else ()
-    with target(request.endpoint, request.token_file, request.local_hub, orgs) as where:
+    with target(request.endpoint, request.token_file, request.local_hub, orgs, token=request.token()) as where:
         if where.token is None:
             raise HubError(hub._NO_TOKEN)
         repo_id = request.repo_id
         if not repo_id or "/" not in repo_id:
             repo_id = f"{hub.whoami(hub.make_api(where.token, where.endpoint))}/{repo_id or folder.name}"
+            hub.check_repo_id(repo_id, fix="pass --repo-id org/name")
         resolved["repo_id"] = repo_id
-        readme = folder / card.CARD_FILE
+        readme = None  # None: push README.md as it is (--keep-card, or a folder that is no hubembed run)
         if not request.keep_card and (folder / RUN_FILE).is_file():
-            card.rewrite(folder, repo_id=repo_id)  # the usage snippet names the repo
-        if readme.is_file():
-            card.check(readme.read_text(encoding="utf-8"))  # locally first; the server's validate-yaml follows
+            readme = card.rendered(folder, repo_id=repo_id)  # the usage snippet names the repo; in memory for now
+        text = readme if readme is not None else _file_text(folder / card.CARD_FILE)
+        if text is not None:
+            card.check(text)  # locally first; the server's validate-yaml follows
         result = hub.push_folder(
             folder, repo_id, token=where.token, endpoint=where.endpoint, private=request.private,
             revision=request.revision, create_pr=request.create_pr, commit_message=request.commit_message,
+            readme=readme,
         )
+        if readme is not None and readme != _file_text(folder / card.CARD_FILE):
+            hub.write_atomically(folder / card.CARD_FILE, readme)  # pushed: the local card now matches the repo's
         hub.record_push(folder, result, where.endpoint)
         where_to = f"{result.repo_id}" + ("" if result.revision == "main" else f" ({result.revision})")
         note = " on LocalHub" if where.local else ""
@@ -184,6 +214,10 @@ def push_run(folder: Path, request: PushRequest, resolved: dict[str, str] | None
         return result
 
 
+def _file_text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
 def push_or_explain(folder: Path, request: PushRequest) -> Any:
     """push_run; on failure print why (one line) and the exact command that retries it, exit 2. The local
     output is never touched by a failed push."""
@@ -194,8 +228,7 @@ def push_or_explain(folder: Path, request: PushRequest) -> Any:
         if os.environ.get("HUBEMBED_DEBUG") == "1":
             raise
         click.secho(f"error: push failed: {err}", fg="red", err=True)
-        click.echo(f"The run is saved in {folder}/. Retry the push with:  "
-                   f"{request.retry_command(Path(folder), resolved.get('repo_id'))}", err=True)
+        click.echo(request.retry_hint(Path(folder), resolved.get("repo_id")), err=True)
         sys.exit(err.exit_code)
 
 
@@ -206,7 +239,7 @@ def push_or_explain(folder: Path, request: PushRequest) -> Any:
 @click.option("--revision", metavar="BRANCH", help="Push to this branch (created if missing).")
 @click.option("--create-pr", is_flag=True, help="Open a pull request against main instead of committing to it.")
 @click.option("--commit-message", metavar="TEXT", help="Commit message (default: Upload <folder> with hubembed).")
-@click.option("--keep-card", is_flag=True, help="Push README.md as it is (default: re-render it from the run for the repo).")
+@click.option("--keep-card", is_flag=True, help="Push README.md as it is (default: render it from the run for the repo; the local card follows once the push worked).")
 @access_options
 def push(output_dir, repo_id, private, revision, create_pr, commit_message, keep_card, endpoint, token_file, local_hub) -> None:
     """Push a run folder (an earlier run, or a failed push) to the Hub, with its card checked first.

@@ -7,7 +7,8 @@ and read them back (``model_info``, ``list_models``, ``list_repo_tree``, ``hf_hu
 tokens, public/private model and dataset repos, commit history with parents, branches, pull-request refs
 (``refs/pr/N``) and a content-addressed blob store. It does *not* implement Xet storage, tags, discussions,
 gating, Spaces, rate limits or the Hub's card schema checks (``/api/validate-yaml`` only checks that the front
-matter is valid YAML and a mapping).
+matter is valid YAML and a mapping). Like the Hub, it answers an anonymous request for a missing or private repo with
+401 (it cannot tell which) and a logged-in one with 404; huggingface_hub raises RepositoryNotFoundError for both.
 
 Client set-up (read by huggingface_hub at import time, so patch the constants too; ``LocalHub.client_env()``
 does all of it and restores it afterwards):
@@ -26,7 +27,8 @@ Example::
             HfApi(endpoint=hub.endpoint, token="hf_alice").create_repo("acme/tiny")
 
 Two LocalHub instances on the same ``root`` share users, repos and blobs (every request is a transaction under a
-file lock on ``root/.lock``). ``fail_next`` injects HTTP failures; ``requests`` records (method, path) pairs.
+file lock on ``root/.lock``). ``fail_next`` injects HTTP failures, ``vanish_on`` a server that goes away in the
+middle of a request; ``requests`` records (method, path) pairs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import sys
 import tempfile
 import threading
@@ -150,6 +153,8 @@ class LocalHub:
         self.endpoint = ""
         self.requests: list[tuple[str, str]] = []
         self._failures: list[list] = []
+        self._vanish_rule: tuple[str, str] | None = None
+        self.gone = threading.Event()  # set once the server went away (vanish_on)
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -215,6 +220,32 @@ class LocalHub:
         """Answer the next `times` requests whose method and path match with `status` (before any handling)."""
         with self._lock:
             self._failures.append([method.upper(), path_contains, status, times])
+
+    def clear_faults(self) -> None:
+        """Forget the failures fail_next and vanish_on armed and no request has met yet."""
+        with self._lock:
+            self._failures.clear()
+            self._vanish_rule = None
+
+    def vanish_on(self, method: str, path_contains: str) -> None:
+        """Go away during the next request whose method and path match: read half its body, then drop it and every
+        open connection unanswered and stop listening, as a crashed server or a lost network would (the client's
+        retries then find the port closed). A LocalHub that went away stays away."""
+        with self._lock:
+            self._vanish_rule = (method.upper(), path_contains)
+
+    def _take_vanish(self, method: str, path: str) -> bool:
+        with self._lock:
+            rule, hit = self._vanish_rule, False
+            if rule is not None and rule[0] == method and rule[1] in path:
+                self._vanish_rule, hit = None, True
+        return hit
+
+    def _go_away(self) -> None:
+        self.gone.set()
+        server = self._server
+        if server is not None:  # shutdown() waits for serve_forever: not from a request's thread
+            threading.Thread(target=lambda: (server.shutdown(), server.server_close()), daemon=True).start()
 
     @contextlib.contextmanager
     def client_env(self) -> Iterator[None]:
@@ -329,6 +360,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
+        if self.hub.gone.is_set():
+            return self._hang_up()
+        if self.hub._take_vanish(method, url.path):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0) // 2)  # half the upload arrives
+            self.hub._go_away()
+            return self._hang_up()
         self.query = parse_qs(url.query, keep_blank_values=True)
         self.body = self._read_body()  # always drained, so keep-alive connections stay in sync
         self.hub.requests.append((method, self.path))
@@ -350,6 +387,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(err)
         except Exception as exc:  # a LocalHub bug: answer (a dropped connection would make the client retry)
             self._send_error(_Reply(500, f"LocalHub internal error: {exc!r}"))
+
+    def _hang_up(self) -> None:
+        """Close the connection without an answer."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _send_error(self, err: _Reply) -> None:
         # RepoCard.validate asks for text/plain and raises ValueError(response.text) on a 400 (repocard.py:215-222)
@@ -422,7 +465,8 @@ class _Handler(BaseHTTPRequestHandler):
         user = self._require_user() if write else self._user()
         repo = self.st["repos"].get(f"{rtype}/{ns}/{name}")
         if repo is None or (repo["private"] and not self._is_member(user, ns)):
-            raise _Reply(404, f"Repository not found: {rtype}s/{ns}/{name}", "RepoNotFound")
+            # like the Hub: 401 to an anonymous request (it cannot tell missing from private), 404 to a user
+            raise _Reply(404 if user else 401, f"Repository not found: {rtype}s/{ns}/{name}", "RepoNotFound")
         if write and not self._is_member(user, ns):
             raise _Reply(403, f"You don't have the rights to write to {ns}/{name} ({user} is not a member of {ns})")
         return repo
