@@ -90,3 +90,19 @@ def test_push_as_a_dataset_repo_to_local_hub(tiny_model, run_cli, tmp_path):
     assert {"README.md", "hubembed_data.yaml", "stats.json", "data/train-00000-of-00001.parquet"} <= set(files)
     assert 'load_dataset("alice/pump-sentences"' in (out / "README.md").read_text()
     assert "hf_alice_secret" not in result.stdout + result.stderr
+
+
+def test_a_failed_dataset_push_leaves_the_card_as_built(tiny_model, run_cli, tmp_path):
+    from hubembed.testing.hub_server import LocalHub
+
+    corpus = tmp_path / "domain.txt"
+    corpus.write_text("The pump failed at dawn.\nThe valve leaks oil.\nBearings need grease every month.\n")
+    with LocalHub(tmp_path / "hub") as hub:
+        hub.add_user("alice", "hf_alice_secret")
+        env = {"HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_XET": "1", "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "hf_wrong"}
+        out = tmp_path / "pump-sentences"
+        result = run_cli("data", "build", "--data", str(corpus), "--model", tiny_model, "--output", str(out),
+                         "--push", "--repo-id", "alice/pump-sentences", env=env)
+    assert result.returncode == 2 and "rejected the token" in result.stderr, result.stderr[-2000:]
+    card = (out / "README.md").read_text()
+    assert 'load_dataset("pump-sentences"' in card and "alice/pump-sentences" not in card

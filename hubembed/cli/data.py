@@ -285,8 +285,10 @@ def _push(out: Path, repo_id: str | None, private: bool, endpoint: str | None, t
             raise HubError(hub._NO_TOKEN)
         if not repo_id or "/" not in repo_id:
             repo_id = f"{hub.whoami(hub.make_api(where.token, where.endpoint))}/{repo_id or out.name}"
-        _name_repo_in_card(out, repo_id)
-        result = hub.push_folder(out, repo_id, token=where.token, endpoint=where.endpoint, private=private, repo_type="dataset")
+        card = _card_naming_repo(out, repo_id)
+        result = hub.push_folder(out, repo_id, token=where.token, endpoint=where.endpoint, private=private,
+                                 repo_type="dataset", readme=card)
+        hub.write_atomically(out / "README.md", card)  # pushed: the local card is now what the repo shows
         note = " on LocalHub" if getattr(where, "local", False) else ""
         if result.changed:
             click.echo(f"Pushed {out}/ to dataset {result.repo_id}{note}: {result.url} (commit {result.commit_oid[:8]})")
@@ -294,8 +296,7 @@ def _push(out: Path, repo_id: str | None, private: bool, endpoint: str | None, t
             click.echo(f"Nothing to push: dataset {result.repo_id}{note} already holds this (commit {result.commit_oid[:8]}).")
 
 
-def _name_repo_in_card(out: Path, repo_id: str) -> None:
-    """Put the repo id into the card's usage snippet before pushing."""
-    readme = out / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    readme.write_text(text.replace(f'load_dataset("{out.name}"', f'load_dataset("{repo_id}"', 1), encoding="utf-8")
+def _card_naming_repo(out: Path, repo_id: str) -> str:
+    """The card with the repo id in its usage snippet, in memory: a failed push leaves the folder as it was."""
+    text = (out / "README.md").read_text(encoding="utf-8")
+    return text.replace(f'load_dataset("{out.name}"', f'load_dataset("{repo_id}"', 1)
