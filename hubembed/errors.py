@@ -46,3 +46,17 @@ class OutputExistsError(HubembedError):
 
 class HubError(HubembedError):
     """A Hub call that failed (auth, network, server)."""
+
+
+class NoSpaceError(HubembedError):
+    """A file system filled up during the run."""
+
+
+class UnfinishedRunError(HubembedError):
+    """Training ended and the model is saved in the output folder, but a step after it (evaluation, card) failed."""
+
+
+class Interrupted(BaseException):
+    """Ctrl-C. The CLI's SIGINT handler raises it instead of KeyboardInterrupt, which click's standalone mode turns
+    into 'Aborted!' and exit code 1. Not an Exception, so `except Exception` does not swallow it either. A run that
+    knows what it left behind sets `interrupted_message` on it (see hubembed.pipeline.stopped)."""

@@ -110,11 +110,13 @@ def command(program: list[str], num_processes: int | None, accelerate_config: st
 
 
 def run(program: list[str], num_processes: int | None, accelerate_config: str | None, env: dict[str, str] | None = None,
-        module: bool = True) -> int:
-    """Run `program` under accelerate, streaming its output here; return the launcher's exit code.
+        module: bool = True, keep_fds: tuple[int, ...] = ()) -> int:
+    """Run `program` under accelerate, streaming its output here; return the launcher's exit code. `keep_fds`: file
+    descriptors the launcher process inherits (the output folder's lock, held while it runs).
 
     If a rank failed with a HubembedError, that error is raised here (its one line, its exit code) instead of
-    torchrun's 'child failed' report, which is shown only with HUBEMBED_DEBUG=1."""
+    torchrun's 'child failed' report, which is shown only with HUBEMBED_DEBUG=1. Interrupted (Ctrl-C), the ranks
+    are stopped before the interrupt goes on."""
     import re
     import tempfile
 
@@ -126,13 +128,31 @@ def run(program: list[str], num_processes: int | None, accelerate_config: str | 
         full_env = {**os.environ, **(env or {}), ENV_LAUNCHED: "1", ENV_ERROR_FILE: str(error_file)}
         full_env.setdefault("TOKENIZERS_PARALLELISM", "false")
         cmd = command(program, num_processes, accelerate_config, module=module)
-        with subprocess.Popen(cmd, env=full_env, stdout=None, stderr=subprocess.PIPE) as proc:
+        with subprocess.Popen(cmd, env=full_env, stdout=None, stderr=subprocess.PIPE, pass_fds=keep_fds) as proc:
             assert proc.stderr is not None
-            _relay(proc.stderr.fileno(), lambda segment: not debug and bool(elastic_failure.match(segment)),
-                   lambda segment: not debug and bool(elastic_log.match(segment)))
+            try:
+                _relay(proc.stderr.fileno(), lambda segment: not debug and bool(elastic_failure.match(segment)),
+                       lambda segment: not debug and bool(elastic_log.match(segment)))
+            except BaseException:
+                _stop(proc)
+                raise
         if proc.returncode != 0 and error_file.exists():
             raise LaunchedRunError(**json.loads(error_file.read_text(encoding="utf-8")))
         return proc.returncode
+
+
+def _stop(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """Stop the launcher and its ranks: SIGINT (torchrun then ends the ranks), SIGKILL if they are still there after
+    `grace_s`. Their output is drained meanwhile, so a full pipe cannot keep them waiting."""
+    import signal
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
 
 
 def _relay(fd: int, starts_noise: Any, is_chatter: Any = lambda segment: False) -> None:

@@ -1,11 +1,15 @@
-"""The one place that knows the order of a run: check -> data -> model -> eval before -> train -> eval after ->
-save -> card. Everything is written to a staging folder beside the output and moved into place at the end, so an
-interrupted run never leaves a folder that looks like a finished model."""
+"""The one place that knows the order of a run: check -> data -> model -> eval before -> train -> save -> eval
+after -> card. Everything is written to a staging folder beside the output and moved into place at the end, so an
+interrupted run never leaves a folder that looks like a finished model; once training has ended the model is saved
+first, and a later failure still moves it into place (with one line saying what finishes the job). One run at a
+time per output folder: a lock file beside it (see `output_lock`)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -13,9 +17,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from hubembed import compat, hardware
+from hubembed import compat, hardware, outputs
+from hubembed.checkpoints import (
+    CHECKPOINTS,
+    UNFINISHED,
+    checkpoint_dirs,
+    drop_damaged_checkpoints,
+    last_checkpoint,
+    resume_point,
+)
 from hubembed.config import RUN_FILE, ResolvedRun
-from hubembed.errors import ConfigError, DataError, OutputExistsError
+from hubembed.errors import (
+    ConfigError,
+    DataError,
+    HubembedError,
+    Interrupted,
+    NoSpaceError,
+    OutputExistsError,
+    UnfinishedRunError,
+)
+from hubembed.outputs import check_output
 from hubembed.types import SHAPES, BuildContext, EvalContext, Score, TrainJob, shape_columns
 
 METRICS_FILE = "metrics.json"
@@ -36,94 +57,182 @@ def staging_dir(out: Path) -> Path:
     return out.parent / f".{out.name}.partial"
 
 
-def check_output(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"output {out} is a file; choose another --output")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputExistsError(f"output {out} already holds a run; pass --overwrite to replace it or choose another --output")
-
-
 def cache_dir() -> Path:
-    import os
-
     root = os.environ.get("HUBEMBED_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hubembed"
     return Path(root)
 
 
 def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], None] = print, resume: bool = False) -> RunOutcome:
     """Run `run` in this process. `resume`: continue the interrupted run of the output folder from its last checkpoint.
-    Inside a rank that `hubembed train --num-processes N` started, the launcher owns the staging folder, and only
-    rank 0 evaluates, saves, writes the card and publishes."""
-    from hubembed import launch, models
+    Inside a rank that `hubembed train --num-processes N` started, the launcher holds the lock and owns the staging
+    folder, and only rank 0 evaluates, saves, writes the card and publishes."""
+    from hubembed import launch
 
     shapes = compat.check(run)
     precision = hardware.resolve_precision(run.training.precision)  # fp16 on a CPU fails here, before any work
     out = Path(run.output) if run.output else default_output(run)
     run.output = str(out)
-    main, child = launch.is_main_process(), launch.launched()
-    stage = staging_dir(out) if child else open_stage(run, out, overwrite=overwrite, resume=resume)
-    checkpoint = last_checkpoint(stage) if resume else None
-    started = time.time()
-    try:
-        base = models.resolve_model(run.model, log)
-        with launch.main_process_first():  # rank 0 builds (and caches) the data first
-            train_ds, data_report = build_data(run, shapes, base.load_from, log)
-        batch = batch_facts(run, train_ds, launch.world_size())
-        model = models.load(base)
-        eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log, precision=precision)
-        before: list[Score] = []
-        if main:
-            log("Evaluating the base model...")
-            before = evaluate(run, model, eval_ctx, "base")
-        from transformers import set_seed
+    if launch.launched():
+        stage = staging_dir(out)
+        try:
+            return _run(run, shapes, precision, out, stage, last_checkpoint(stage) if resume else None, log)
+        except Exception as err:  # the launcher cleans up; a full disk still gets its one line
+            full = outputs.no_space_on(err, out)
+            if full is None:
+                raise
+            raise _no_space_error(full, out, stage) from err
+    with outputs.output_lock(out, log):
+        stage = open_stage(run, out, overwrite=overwrite, resume=resume, log=log)
+        try:
+            return _run(run, shapes, precision, out, stage, last_checkpoint(stage) if resume else None, log)
+        except BaseException as err:
+            stop = stopped(err, stage, out, log)
+            if stop is err:
+                raise
+            raise stop from err
 
-        set_seed(run.training.seed)  # what the plugins add (an adapter, a head) starts the same on every run and rank
-        model = run.loss.plugin.prepare_model(model)
-        model = run.trainer.plugin.prepare_model(model)
-        counts = param_counts(model)
-        job = TrainJob(
-            model=model, loss=run.loss.plugin, train_dataset=train_ds, training=run.training, output_dir=stage, log=log,
-            resume_from=checkpoint, base_model_id=base.hub_id, base_revision=base.revision,
-        )
-        where = f" on {batch['processes']} processes (global batch {batch['global_batch_size']})" if batch["processes"] > 1 else ""
-        again = f", resuming from {checkpoint.name}" if checkpoint else ""
-        log(f"Training on {len(train_ds)} {shapes[-1]} examples with {run.loss.info.name}{where}{again}...")
-        log(f"  {hardware.speed_note(run.training)}")
-        result = run.trainer.plugin.train(job)
-        if not main:
-            return RunOutcome(out, {})
-        log("Evaluating the trained model...")
-        after = evaluate(run, model, eval_ctx, "trained")
-        shutil.rmtree(stage / CHECKPOINTS, ignore_errors=True)
-        weights = {**counts, **run.trainer.plugin.save(job, stage)}
+
+def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: Path, checkpoint: Path | None,
+         log: Callable[[str], None]) -> RunOutcome:
+    from hubembed import launch, models
+
+    main = launch.is_main_process()
+    started = time.time()
+    base = models.resolve_model(run.model, log)
+    with launch.main_process_first():  # rank 0 builds (and caches) the data first
+        train_ds, data_report = build_data(run, shapes, base.load_from, log)
+    batch = batch_facts(run, train_ds, launch.world_size())
+    model = models.load(base)
+    eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log, precision=precision)
+    before: list[Score] = []
+    if main:
+        log("Evaluating the base model...")
+        before = evaluate(run, model, eval_ctx, "base")
+    from transformers import set_seed
+
+    set_seed(run.training.seed)  # what the plugins add (an adapter, a head) starts the same on every run and rank
+    model = run.loss.plugin.prepare_model(model)
+    model = run.trainer.plugin.prepare_model(model)
+    counts = param_counts(model)
+    job = TrainJob(
+        model=model, loss=run.loss.plugin, train_dataset=train_ds, training=run.training, output_dir=stage, log=log,
+        resume_from=checkpoint, base_model_id=base.hub_id, base_revision=base.revision,
+    )
+    where = f" on {batch['processes']} processes (global batch {batch['global_batch_size']})" if batch["processes"] > 1 else ""
+    again = f", resuming from {checkpoint.name}" if checkpoint else ""
+    log(f"Training on {len(train_ds)} {shapes[-1]} examples with {run.loss.info.name}{where}{again}...")
+    log(f"  {hardware.speed_note(run.training)}")
+    result = run.trainer.plugin.train(job)
+    if not main:
+        return RunOutcome(out, {})
+    weights = {**counts, **run.trainer.plugin.save(job, stage)}  # first: from here on the model cannot be lost
+    shutil.rmtree(stage / CHECKPOINTS, ignore_errors=True)
+
+    def facts(after: list[Score]) -> dict[str, Any]:
         metrics = _metrics(run, base, data_report, before, after, result, started)
         metrics["train"].update(batch, resumed_from=checkpoint.name if checkpoint else None)
         metrics["weights"] = weights
-        from hubembed import card
+        return metrics
 
+    return _finish(run, model, eval_ctx, facts, stage, out, log)
+
+
+def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, facts: Callable[[list[Score]], dict[str, Any]],
+            stage: Path, out: Path, log: Callable[[str], None]) -> RunOutcome:
+    """Evaluate the saved model and write its metrics and card, then publish. Whatever fails here, the model is
+    published all the same, with one line saying what failed and the command that finishes the job."""
+    from hubembed import card
+
+    step = "evaluation"
+    try:
+        _write_metrics(stage, facts([]))  # a folder `hubembed eval OUT` can finish, should the rest fail
+        log("Evaluating the trained model...")
+        metrics = facts(evaluate(run, model, eval_ctx, "trained"))
+        step = "card"
         # what only the trained model can give the card: sentence-transformers' card data, the STSB scatter plot
         metrics["card"] = card.collect(model, stage, log)
-        (stage / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        _write_metrics(stage, metrics)
         card.write(stage, run.to_dict(), metrics)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            (stage / card.CARD_FILE).unlink()  # no half-written card
         _publish(stage, out)
-    except BaseException:
-        if not child:
-            abandon(stage, out, log)
-        raise
+        raise _unfinished(err, stage, out, step) from err
+    _publish(stage, out)
     return RunOutcome(out, metrics)
+
+
+def _write_metrics(folder: Path, metrics: dict[str, Any]) -> None:
+    # default=str: a value a plugin reported that JSON cannot encode is kept as text, never costs the run
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+
+
+# after a failure in _finish: what failed, what was not done, and how `hubembed eval OUT` finishes the job
+_UNFINISHED = {
+    "evaluation": ("its evaluation failed", "it was not evaluated", "evaluate it and write its card with"),
+    "card": ("its card could not be written", "its card was not written", "write the card with"),
+}
+
+
+def _unfinished(err: BaseException, stage: Path, out: Path, step: str) -> BaseException:
+    """The one line of a failure after the model was published (naming its files where they are now)."""
+    failed, not_done, finish = _UNFINISHED[step]
+    command = f"`hubembed eval {out}`"
+    if is_interrupt(err):
+        err.interrupted_message = f"the trained model is saved in {out}, but {not_done}; {finish} {command}"  # type: ignore[attr-defined]
+        return err
+    full = outputs.no_space_on(err, out)
+    if full is not None:
+        return NoSpaceError(f"no space left on {full}: the trained model is saved in {out}, but {failed}; free space, "
+                            f"then {finish} {command}")
+    why = str(err).splitlines()[0][:200].replace(str(stage), str(out)) if str(err) else ""
+    return UnfinishedRunError(f"the trained model is saved in {out}, but {failed} ({type(err).__name__}: {why}); "
+                              f"fix that, then {finish} {command}")
+
+
+def is_interrupt(err: BaseException) -> bool:
+    """Ctrl-C: KeyboardInterrupt, or the CLI's own Interrupted (a BaseException click does not turn into 'Aborted!')."""
+    return isinstance(err, (KeyboardInterrupt, Interrupted))
+
+
+def stopped(err: BaseException, stage: Path, out: Path, log: Callable[[str], None]) -> BaseException:
+    """Clean up after a run that did not finish, and the exception that says so: an interrupt that knows what is
+    left (`interrupted_message`), a full disk as its one line, anything else as it was."""
+    raw = isinstance(err, Exception) and not isinstance(err, HubembedError)
+    full = outputs.no_space_on(err, out) if raw else None  # before cleaning up frees the space
+    kept = abandon(stage)
+    if is_interrupt(err):
+        if not hasattr(err, "interrupted_message"):  # set already when the model was saved and published
+            err.interrupted_message = (  # type: ignore[attr-defined]
+                f"{kept.name} is kept in {stage}: continue with `hubembed train --resume {out}`" if kept
+                else "nothing was written to the output folder")
+        return err
+    if full is not None:
+        return _no_space_error(full, out, stage)
+    if kept is not None:
+        log(f"The run stopped; {kept.name} is kept in {stage}: continue with `hubembed train --resume {out}`")
+    return err
 
 
 # --- staging, checkpoints, resume -----------------------------------------------------------------------------
 
-CHECKPOINTS = "checkpoints"  # <stage>/checkpoints/checkpoint-N, written by the trainer every training.save_steps
+def _no_space_error(mount: Path, out: Path, stage: Path) -> NoSpaceError:
+    kept = last_checkpoint(stage) if stage.is_dir() else None
+    if kept is not None:
+        return NoSpaceError(f"no space left on {mount}: free space, then continue with `hubembed train --resume {out}` "
+                            f"({kept.name} is kept in {stage})")
+    return NoSpaceError(f"no space left on {mount}: free space or choose another --output")
 
 
-def open_stage(run: ResolvedRun, out: Path, *, overwrite: bool, resume: bool) -> Path:
+
+def open_stage(run: ResolvedRun, out: Path, *, overwrite: bool, resume: bool, log: Callable[[str], None] = print) -> Path:
     """The staging folder of a new run (made, with hubembed_run.yaml written first), or of the interrupted run that
-    `resume` continues (kept as it is). An interrupted run is never deleted without --overwrite."""
+    `resume` continues (kept as it is, less the checkpoints it cannot resume from). An interrupted run is never
+    deleted without --overwrite. Call it holding the output's lock."""
     stage = staging_dir(out)
     if resume:
-        resumable(out)
+        resumable(out, locked=True)
+        drop_damaged_checkpoints(stage, log)
         return stage
     check_output(out, overwrite)
     if stage.exists():
@@ -134,41 +243,49 @@ def open_stage(run: ResolvedRun, out: Path, *, overwrite: bool, resume: bool) ->
                 f"or pass --overwrite to start over"
             )
         shutil.rmtree(stage)
-    stage.mkdir(parents=True)
-    (stage / RUN_FILE).write_text(run.to_yaml(), encoding="utf-8")  # first: the run is known even if it dies
+    try:
+        stage.mkdir(parents=True)
+        (stage / RUN_FILE).write_text(run.to_yaml(), encoding="utf-8")  # first: the run is known even if it dies
+    except OSError as err:  # e.g. a disk with no room left even for the run file
+        shutil.rmtree(stage, ignore_errors=True)
+        raise outputs.unwritable(out, err) from None
     return stage
 
 
-def abandon(stage: Path, out: Path, log: Callable[[str], None]) -> None:
-    """A run that did not finish: keep its staging folder if it holds a checkpoint (to resume), else remove it."""
+def abandon(stage: Path) -> Path | None:
+    """A run that did not finish: keep its staging folder if it holds a checkpoint (to resume), less the checkpoint
+    it was writing when it stopped, and return that checkpoint; else remove the folder."""
     kept = last_checkpoint(stage)
     if kept is None:
         shutil.rmtree(stage, ignore_errors=True)
-    else:
-        log(f"The run stopped; {kept.name} is kept in {stage}: continue with `hubembed train --resume {out}`")
+        return None
+    for path in checkpoint_dirs(stage):
+        if not (path / "trainer_state.json").is_file():
+            shutil.rmtree(path, ignore_errors=True)
+    return kept
 
 
-def last_checkpoint(stage: Path) -> Path | None:
-    """The newest complete checkpoint (one whose trainer_state.json was written) in the staging folder."""
-    import re
+def resumable(out: Path, *, locked: bool = False) -> tuple[Path, Path]:
+    """The staging folder and last intact checkpoint of the interrupted run of `out`; one line saying why if none
+    (or if the run is still going: `locked` when the caller holds the lock itself)."""
+    from hubembed import launch
 
-    found = []
-    for path in (stage / CHECKPOINTS).glob("checkpoint-*"):
-        match = re.fullmatch(r"checkpoint-(\d+)", path.name)
-        if match and (path / "trainer_state.json").is_file():
-            found.append((int(match.group(1)), path))
-    return max(found)[1] if found else None
-
-
-def resumable(out: Path) -> tuple[Path, Path]:
-    """The staging folder and last checkpoint of the interrupted run of `out`; one line saying why if none."""
     stage = staging_dir(out)
+    pid = None if locked or launch.launched() else outputs.running_pid(out)  # a rank: its launcher holds the lock
+    if pid is not None:
+        raise outputs.in_use(out, pid)
     if not (stage / RUN_FILE).is_file():
         if (out / METRICS_FILE).is_file():
             raise ConfigError(f"{out} holds a finished run, nothing to resume; start a new one with --overwrite")
         raise ConfigError(f"no interrupted run of {out} to resume ({stage} does not exist); check the output folder")
-    checkpoint = last_checkpoint(stage)
+    checkpoint, damaged = resume_point(stage)
     if checkpoint is None:
+        cut = [(path, why) for path, why in damaged if why != UNFINISHED]
+        if cut:
+            raise ConfigError(
+                f"{cut[0][0].name} of the interrupted run in {stage} is damaged ({cut[0][1]}) and no earlier checkpoint "
+                f"is intact; start it over with `hubembed train --config {stage / RUN_FILE} --overwrite`"
+            )
         raise ConfigError(
             f"the interrupted run in {stage} stopped before its first checkpoint, so it cannot resume; "
             f"run it again with --overwrite (and --save-steps N to checkpoint more often)"
@@ -241,21 +358,23 @@ def train_launched(run: ResolvedRun, *, num_processes: int | None, accelerate_co
     out = Path(run.output) if run.output else default_output(run)
     run.output = str(out)
     launch.check(num_processes, accelerate_config)
-    stage = open_stage(run, out, overwrite=overwrite, resume=resume)
-    launch.write_launch_record(stage / CHECKPOINTS, num_processes, accelerate_config)
-    program = ["hubembed", "train", "--config", str(stage / RUN_FILE), "--output", str(out)]
-    if resume:
-        program += ["--resume", str(out)]
-    how = f"--config_file {accelerate_config}" if accelerate_config else f"{num_processes} processes"
-    log(f"Launching the run with accelerate ({how})...")
-    try:
-        code = launch.run(program, num_processes, accelerate_config)
-    except BaseException:
-        abandon(stage, out, log)
-        raise
-    if code != 0 or not (out / METRICS_FILE).is_file():
-        abandon(stage, out, log)
-        raise launch.LaunchFailed(f"the launched run failed (exit code {code}, rank logs above); set HUBEMBED_DEBUG=1 to see each rank's traceback")
+    with outputs.output_lock(out, log) as lock:  # held here; the ranks run under it and never take it themselves
+        stage = open_stage(run, out, overwrite=overwrite, resume=resume, log=log)
+        launch.write_launch_record(stage / CHECKPOINTS, num_processes, accelerate_config)
+        program = ["hubembed", "train", "--config", str(stage / RUN_FILE), "--output", str(out)]
+        if resume:
+            program += ["--resume", str(out)]
+        how = f"--config_file {accelerate_config}" if accelerate_config else f"{num_processes} processes"
+        log(f"Launching the run with accelerate ({how})...")
+        try:
+            code = launch.run(program, num_processes, accelerate_config, keep_fds=(lock,))
+            if code != 0 or not (out / METRICS_FILE).is_file():
+                raise launch.LaunchFailed(f"the launched run failed (exit code {code}, rank logs above); set HUBEMBED_DEBUG=1 to see each rank's traceback")
+        except BaseException as err:
+            stop = stopped(err, stage, out, log)
+            if stop is err:
+                raise
+            raise stop from err
     return RunOutcome(out, json.loads((out / METRICS_FILE).read_text(encoding="utf-8")))
 
 

@@ -11,7 +11,8 @@ PLUGIN_API = {"hubembed.types", "hubembed.errors", "hubembed.testing"}
 # (module, may import at top level): lower layers never import higher ones
 LAYERS = [
     {"hubembed.errors", "hubembed.types"},
-    {"hubembed.registry", "hubembed.config", "hubembed.compat", "hubembed.datafiles", "hubembed.bundled", "hubembed.hardware"},
+    {"hubembed.registry", "hubembed.config", "hubembed.compat", "hubembed.datafiles", "hubembed.bundled", "hubembed.hardware",
+     "hubembed.outputs", "hubembed.checkpoints"},
     {"hubembed.models", "hubembed.card", "hubembed.hub", "hubembed.launch", "hubembed.plots"},
     {"hubembed.pipeline"},
     {"hubembed.cli"},

@@ -9,6 +9,7 @@ import click
 
 from hubembed.cli.hub import push_options
 from hubembed.cli.plugins import code_option
+from hubembed.errors import UnfinishedRunError
 from hubembed.hardware import PRECISIONS
 
 
@@ -20,7 +21,7 @@ from hubembed.hardware import PRECISIONS
 @click.option("--trainer", metavar="NAME", help="Trainer plugin (default full).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Run config YAML (e.g. an earlier run's hubembed_run.yaml).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config value, e.g. loss.scale=30.")
-@click.option("--output", type=click.Path(file_okay=False), help="Output folder (default runs/<loss>).")
+@click.option("--output", type=click.Path(), help="Output folder (default runs/<loss>).")
 @click.option("--epochs", type=float, help="Passes over the training data.")
 @click.option("--max-steps", type=int, help="Stop after N optimizer steps.")
 @click.option("--batch-size", type=int, help="Examples per step.")
@@ -28,7 +29,7 @@ from hubembed.hardware import PRECISIONS
 @click.option("--seed", type=int, help="Random seed.")
 @click.option("--precision", type=click.Choice(PRECISIONS), help="Training precision (auto: bf16 where fast).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run in the output folder (only once the new one is complete).")
-@click.option("--resume", type=click.Path(file_okay=False), metavar="OUTPUT_DIR", help="Continue the interrupted run of OUTPUT_DIR from its last checkpoint.")
+@click.option("--resume", type=click.Path(), metavar="OUTPUT_DIR", help="Continue the interrupted run of OUTPUT_DIR from its last checkpoint.")
 @click.option("--save-steps", type=int, help="Checkpoint every N steps (0: never), so --resume can continue.")
 @click.option("--save-total-limit", type=int, metavar="K", help="Keep only the last K checkpoints.")
 @click.option("--num-processes", type=int, metavar="N", help="Train on N processes (accelerate launch; gloo ranks on a CPU).")
@@ -91,12 +92,17 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
     log = lambda m: click.echo(m, err=True)  # noqa: E731
     if num_processes is not None or accelerate_config is not None:
         launch.check(num_processes, accelerate_config)
-    if launch.wanted(num_processes, accelerate_config):
-        outcome = pipeline.train_launched(
-            run, num_processes=num_processes, accelerate_config=accelerate_config, overwrite=overwrite, resume=bool(resume), log=log
-        )
-    else:
-        outcome = pipeline.train(run, overwrite=overwrite, resume=bool(resume), log=log)
+    try:
+        if launch.wanted(num_processes, accelerate_config):
+            outcome = pipeline.train_launched(
+                run, num_processes=num_processes, accelerate_config=accelerate_config, overwrite=overwrite, resume=bool(resume), log=log
+            )
+        else:
+            outcome = pipeline.train(run, overwrite=overwrite, resume=bool(resume), log=log)
+    except (UnfinishedRunError, launch.LaunchedRunError) as err:  # the model is saved; the push was not made
+        if push is None or getattr(err, "kind", type(err).__name__) != "UnfinishedRunError":
+            raise
+        raise UnfinishedRunError(f"{err}; then push it with `{push.retry_command(Path(run.output), None)}`") from err
     _summary(outcome)
     from hubembed.hub import is_main_process
 
