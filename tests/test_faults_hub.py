@@ -76,6 +76,10 @@ CASES = [
     Case("train-push-repo-id-checked-before-training",
          (*TRAIN, "--output", "{tmp}/out", "--push", "--repo-id", "team/bad name!", "--token-file", "{data}/alice"),
          line=rf"^error: 'team/bad name!' {NOT_A_REPO_ID}", files=TOKENS, absent=("{tmp}/out",)),
+    Case("train-push-default-repo-id-checked-before-training",  # the repo is named after the output folder
+         (*TRAIN, "--output", "{tmp}/my run", "--push", "--token-file", "{data}/alice"),
+         line=r"^error: 'my run' is not a valid repo id \(.+\): pass --repo-id org/name$", files=TOKENS,
+         absent=("{tmp}/my run",)),
     Case("pull-repo-id-nested", ("pull", "team/a/b", "--output", "{tmp}/pulled"),
          line=rf"^error: 'team/a/b' {NOT_A_REPO_ID}", absent=("{tmp}/pulled",)),
     Case("pull-repo-id-dotdot-with-revision", ("pull", "team/..@main", "--output", "{tmp}/pulled"),

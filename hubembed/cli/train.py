@@ -82,6 +82,10 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
 
     push = push_request(push_flags)  # bad push flags fail now, not after training
     if push is not None:
+        if not push.repo_id:  # the repo will be named after the output folder: check that name now too
+            from hubembed import hub
+
+            hub.check_repo_id(Path(run.output or pipeline.default_output(run)).name, fix="pass --repo-id org/name")
         preflight(push)
     if resume:
         pipeline.check_same_run(run, stage)
