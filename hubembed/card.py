@@ -138,7 +138,8 @@ def context(
         "repo_id": repo_id,
         "usage_id": repo_id or model_name,
         "base_model": {**base, "hub_id": base_hub_id},
-        "loss": {**run["loss"], "summary": plugin_meta[run["loss"]["name"]]["summary"]},
+        "loss": {**run["loss"], "summary": plugin_meta[run["loss"]["name"]]["summary"],
+                 "stats": (metrics.get("loss") or {}).get("stats") or {}},
         "trainer": {**run["trainer"], "summary": plugin_meta[run["trainer"]["name"]]["summary"]},
         "data": [
             {**s, **data_by_name.get(s["name"], {}), "summary": plugin_meta[s["name"]]["summary"]} for s in run["data"]

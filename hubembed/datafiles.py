@@ -1,7 +1,10 @@
 """Read local tabular files (csv, tsv, jsonl, json, parquet; optionally .gz) into plain rows.
 
 Part of the plugin-author API: data builders use it so every builder accepts the same file formats and fails the
-same clear way. Only stdlib at import time.
+same clear way. Strict, so that nothing is trained on a misread file: a quote left open, a row wider or narrower than
+the header, a column named twice, a jsonl line that is not an object are each a DataError naming the file and line.
+`read_files` keeps each row's file and line (`FileRows.where`) for builders that check values. Only stdlib at
+import time.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ import csv
 import gzip
 import io
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hubembed.errors import DataError
 
 FORMATS = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+READ_ERRORS = (OSError, EOFError, UnicodeDecodeError, csv.Error, ValueError)  # ValueError: ArrowInvalid; EOFError: a cut .gz
 
 
 def _format(path: Path) -> str:
@@ -41,39 +47,57 @@ def files_in(path: str | Path) -> list[Path]:
 
 def _text(path: Path) -> io.TextIOBase:
     opener = gzip.open if path.suffix == ".gz" else open
-    return opener(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
+    # utf-8-sig: a file saved by Excel starts with a byte-order mark, which would become part of the first column name
+    return opener(path, "rt", encoding="utf-8-sig", newline="")  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """The rows of one file and the line each starts on, so that a bad value can be named by file and line."""
+
+    file: str
+    rows: list[dict[str, Any]]
+    lines: list[int] | None = None  # csv, tsv, jsonl; None (json, parquet, a Hub dataset): rows are numbered
+
+    def where(self, index: int) -> str:
+        """`data.csv line 7` (or `data.parquet row 7`) for rows[index]."""
+        return f"{self.file} line {self.lines[index]}" if self.lines is not None else f"{self.file} row {index + 1}"
+
+
+def read_files(path: str | Path, header: bool = True, names: tuple[str, ...] | None = None) -> list[FileRows]:
+    """The rows of each file of `path` (a file or a folder of files); DataError if none has a row."""
+    parts = [_read_file(file, header, names) for file in files_in(path)]
+    if not any(part.rows for part in parts):
+        raise DataError(f"{path} has no rows; give a file with data")
+    return parts
 
 
 def read_rows(path: str | Path, header: bool = True, names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """All rows of a file (or folder of files) as dicts. `header=False` + `names` for headerless csv/tsv."""
-    rows: list[dict[str, Any]] = []
-    for file in files_in(path):
-        fmt = _format(file)
-        try:
-            if fmt in (".csv", ".tsv"):
-                with _text(file) as f:
-                    delimiter = "\t" if fmt == ".tsv" else ","
-                    if header:
-                        rows.extend(csv.DictReader(f, delimiter=delimiter))
-                    else:
-                        assert names, "names are needed for a headerless file"
-                        rows.extend(dict(zip(names, r)) for r in csv.reader(f, delimiter=delimiter) if r)
-            elif fmt == ".jsonl":
-                with _text(file) as f:
-                    rows.extend(json.loads(line) for line in f if line.strip())
-            elif fmt == ".json":
-                with _text(file) as f:
-                    data = json.load(f)
-                rows.extend(data if isinstance(data, list) else _columns_to_rows(data))
-            else:
-                import pyarrow.parquet as pq
+    return [row for part in read_files(path, header, names) for row in part.rows]
 
-                rows.extend(pq.read_table(file).to_pylist())
-        except (OSError, UnicodeDecodeError, csv.Error, ValueError) as err:  # ArrowInvalid, JSONDecodeError too
-            raise DataError(f"cannot read {file}: {err}; check that it is a valid {fmt[1:]} file") from err
-    if not rows:
-        raise DataError(f"{path} has no rows; give a file with data")
-    return rows
+
+def _read_file(file: Path, header: bool, names: tuple[str, ...] | None) -> FileRows:
+    fmt = _format(file)
+    assert header or names, "names are needed for a headerless file"
+    try:
+        if fmt in (".csv", ".tsv"):
+            with _text(file) as f:
+                return _csv_rows(_csv_records(f, file, fmt), file, None if header else names)
+        if fmt == ".jsonl":
+            with _text(file) as f:
+                return _jsonl_rows(f, file)
+        if fmt == ".json":
+            with _text(file) as f:
+                return FileRows(str(file), _json_rows(_parse_json(f.read(), file, None), file))
+        import pyarrow.parquet as pq
+
+        _check_header(list(pq.read_schema(file).names), file)  # read_table itself fails on a repeated name
+        return FileRows(str(file), pq.read_table(file).to_pylist())
+    except DataError:
+        raise
+    except READ_ERRORS as err:
+        raise _unreadable(file, fmt, err) from err
 
 
 def columns_of(path: str | Path) -> list[str]:
@@ -85,18 +109,139 @@ def columns_of(path: str | Path) -> list[str]:
     try:
         if fmt in (".csv", ".tsv"):
             with _text(file) as f:
-                return next(csv.reader(f, delimiter="\t" if fmt == ".tsv" else ","), [])
+                first = next(_csv_records(f, file, fmt), None)
+            if first is None:
+                raise DataError(f"{file} holds only blank lines; give it a header row and at least one example")
+            return _check_header(first[1], file)
         if fmt == ".jsonl":
             with _text(file) as f:
-                first = next((line for line in f if line.strip()), "{}")
-            return list(json.loads(first))
+                for n, text in enumerate(f, 1):
+                    if text.strip():
+                        return list(_parse_json(text, file, n, want_object=True))
+            raise DataError(f"{file} holds no rows, only blank lines; give it one JSON object per line")
         if fmt == ".parquet":
             import pyarrow.parquet as pq
 
-            return list(pq.read_schema(file).names)
-    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as err:  # ArrowInvalid and JSONDecodeError are ValueErrors
-        raise DataError(f"cannot read {file}: {err}; check that it is a valid {fmt[1:]} file") from err
+            return _check_header(list(pq.read_schema(file).names), file)
+    except DataError:
+        raise
+    except READ_ERRORS as err:
+        raise _unreadable(file, fmt, err) from err
     return list(read_rows(file)[0])
+
+
+def _unreadable(file: Path, fmt: str, err: Exception) -> DataError:
+    first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__  # Arrow's messages run many lines
+    return DataError(f"cannot read {file}: {first}; check that it is a valid {fmt[1:]} file")
+
+
+# --- csv / tsv: strict quoting, a header without repeats, every row as wide as the header ------------------------
+
+
+def _csv_records(f: Any, file: Path, fmt: str) -> Iterator[tuple[int, list[str]]]:
+    """(line, fields) of each non-blank record. Strict: a quote left open would otherwise swallow the lines after it."""
+    reader = csv.reader(f, delimiter="\t" if fmt == ".tsv" else ",", strict=True)
+    start = 1  # the line the next record starts on
+    try:
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            if len(record) > 1 or (record and record[0].strip()):
+                yield line, record
+    except csv.Error as err:
+        raise DataError(_quote_problem(file, start, str(err))) from err
+
+
+def _quote_problem(file: Path, line: int, problem: str) -> str:
+    if "unexpected end of data" in problem:
+        return (f'{file} line {line}: a quoted field starts here and never closes; close the quote, or write a quote '
+                f'inside a field as ""')
+    return f'{file} line {line}: {problem}; quote the whole field ("...") and write a quote inside it as ""'
+
+
+def _csv_rows(records: Iterator[tuple[int, list[str]]], file: Path, names: tuple[str, ...] | None) -> FileRows:
+    columns = list(names) if names else None
+    rows, lines = [], []
+    for line, record in records:
+        if columns is None:
+            columns = _check_header(record, file)
+            continue
+        if len(record) != len(columns):
+            raise DataError(_ragged(file, line, record, columns))
+        rows.append(dict(zip(columns, record)))
+        lines.append(line)
+    return FileRows(str(file), rows, lines)
+
+
+def _ragged(file: Path, line: int, record: list[str], columns: list[str]) -> str:
+    sep = "tab" if file.name.endswith((".tsv", ".tsv.gz")) else "comma"
+    fix = f'quote a field that holds a {sep} ("...")' if len(record) > len(columns) else "give every row all the columns"
+    return f"{file} line {line} has {len(record)} fields but the header {len(columns)} ({', '.join(columns)}); {fix}"
+
+
+def _check_header(columns: list[str], file: Path) -> list[str]:
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise DataError(f"{file}: column {name!r} appears twice; rename one of them")
+        seen.add(name)
+    return list(columns)
+
+
+# --- json / jsonl: objects only, no key given twice ----------------------------------------------------------------
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(key)
+        found[key] = value
+    return found
+
+
+JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "true/false", int: "number", float: "number"}
+
+
+def _parse_json(text: str, file: Path, line: int | None, want_object: bool = False) -> Any:
+    """json.loads, with a DataError that names the file (and line) for invalid JSON, a repeated key or a non-object."""
+    where = f"{file} line {line}" if line is not None else str(file)
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as err:
+        raise DataError(f"{where}: key {err.args[0]!r} appears twice in an object; keep one") from None
+    except json.JSONDecodeError as err:
+        at = f"column {err.colno}" if line is not None else f"line {err.lineno} column {err.colno}"
+        raise DataError(f"{where}: not valid JSON ({err.msg} at {at}); fix the JSON") from err
+    if want_object and not isinstance(value, dict):
+        kind = JSON_TYPES.get(type(value), "null")
+        raise DataError(f'{where}: a JSON {kind} where an object is needed; write one object per line, {{"column": value, ...}}')
+    return value
+
+
+def _jsonl_rows(f: Any, file: Path) -> FileRows:
+    rows, lines = [], []
+    for n, text in enumerate(f, 1):
+        if text.strip():
+            rows.append(_parse_json(text, file, n, want_object=True))
+            lines.append(n)
+    return FileRows(str(file), rows, lines)
+
+
+def _json_rows(data: Any, file: Path) -> list[dict[str, Any]]:
+    """A list of objects, or an object of equal-length column lists."""
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            if not isinstance(item, dict):
+                kind = JSON_TYPES.get(type(item), "null")
+                raise DataError(f"{file} item {i + 1}: a JSON {kind} where an object is needed; give a list of objects")
+        return data
+    if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()) and len({len(v) for v in data.values()}) <= 1:
+        return _columns_to_rows(data)
+    raise DataError(f"{file} is neither a list of objects nor an object of equal-length column lists; give one of those")
 
 
 def _columns_to_rows(data: dict[str, list[Any]]) -> list[dict[str, Any]]:

@@ -132,6 +132,7 @@ def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: 
         metrics = _metrics(run, base, data_report, before, after, result, started)
         metrics["train"].update(batch, resumed_from=checkpoint.name if checkpoint else None)
         metrics["weights"] = weights
+        metrics["loss"] = {"name": run.loss.info.name, "stats": dict(run.loss.plugin.stats)}  # filled by its build()
         return metrics
 
     return _finish(run, model, eval_ctx, facts, stage, out, log)
@@ -391,19 +392,21 @@ def _publish(stage: Path, out: Path) -> None:
 
 def build_data(run: ResolvedRun, shapes: list[str], model_path: str, log: Callable[[str], None]) -> tuple[Any, list[dict[str, Any]]]:
     """Run the data chain; check each step gave what it declared; report sizes, stats and fingerprints."""
-    result, report = build_chain(run.data, shapes, run.training.seed, model_path, log)
+    result, report = build_chain(run.data, shapes, run.training.seed, model_path, log, run.loss.plugin.num_labels())
     train_ds = result["train"]
     return train_ds.select_columns(shape_columns(shapes[-1], train_ds.column_names)), report
 
 
-def build_chain(steps: list[Any], shapes: list[str], seed: int, model_path: str, log: Callable[[str], None]) -> tuple[Any, list[dict[str, Any]]]:
+def build_chain(steps: list[Any], shapes: list[str], seed: int, model_path: str, log: Callable[[str], None],
+                num_labels: int | None = None) -> tuple[Any, list[dict[str, Any]]]:
     """Run data steps (a source, then transforms) in order; return the last DatasetDict and the per-step report.
-    `hubembed train` and `hubembed data build` both go through here."""
+    `num_labels`: the loss's bound on pair-class labels. `hubembed train` and `hubembed data build` both go
+    through here."""
     upstream = None
     report = []
     for step, shape in zip(steps, shapes):
         log(f"Data step {step.info.short} ({step.info.name}) -> {shape}...")
-        ctx = BuildContext(shape=shape, seed=seed, model=model_path, cache_dir=cache_dir(), log=log)
+        ctx = BuildContext(shape=shape, seed=seed, model=model_path, cache_dir=cache_dir(), log=log, num_labels=num_labels)
         result = step.plugin.build(ctx, upstream)
         train_ds = _checked(result, step.info.short, shape)
         upstream = result

@@ -7,6 +7,7 @@ This module imports nothing heavy, so plugins (and `hubembed plugins list`) stay
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,36 @@ class TrainingParams:
     )
     save_total_limit: int = field(default=2, metadata={"help": "keep only the last K checkpoints"})
 
+    def __post_init__(self) -> None:
+        """Refuse values no trainer can honour, so a run fails when it is resolved, not after data and model loaded
+        (hubembed.config.make_params turns the ValueError into a ConfigError)."""
+        finite = math.isfinite
+        rules = (
+            ("epochs", finite(self.epochs) and self.epochs > 0, "a number above 0"),  # even with max_steps set: it is on the card
+            ("max_steps", self.max_steps == -1 or self.max_steps >= 1, "-1 (all epochs) or 1 or more"),
+            ("batch_size", self.batch_size >= 1, "1 or more"),
+            ("lr", finite(self.lr) and self.lr > 0, "a number above 0"),
+            ("warmup_ratio", 0 <= self.warmup_ratio < 1, "at least 0 and below 1"),
+            ("seed", 0 <= self.seed < 2**32, f"0 to {2**32 - 1}"),  # what numpy's seed takes
+            ("logging_steps", self.logging_steps >= 1, "1 or more"),
+            ("save_steps", self.save_steps >= 0, "0 (never) or more"),
+            ("save_total_limit", self.save_total_limit >= 1, "1 or more"),
+        )
+        for name, ok, rule in rules:
+            if not ok:
+                raise ValueError(f"{name} is {getattr(self, name)!r}; it must be {rule} (e.g. {_training_flag(name)})")
+
+
+# training values that `hubembed train` has a flag for; the others are set with --set training.NAME=VALUE
+_TRAINING_FLAGS = ("epochs", "max_steps", "batch_size", "lr", "seed", "save_steps", "save_total_limit")
+
+
+def _training_flag(name: str) -> str:
+    """How to give training value `name` its default on the command line, e.g. `--batch-size 32`."""
+    default = TrainingParams.__dataclass_fields__[name].default
+    value = f"{default:g}" if isinstance(default, float) else str(default)
+    return f"--{name.replace('_', '-')} {value}" if name in _TRAINING_FLAGS else f"--set training.{name}={value}"
+
 
 @dataclass
 class BuildContext:
@@ -89,6 +120,7 @@ class BuildContext:
     cache_dir: Path
     log: Callable[[str], None] = print
     stats: dict[str, Any] = field(default_factory=dict)  # what the step wants on the model card
+    num_labels: int | None = None  # pair-class labels must be below this (the loss's classes); None: any class number
 
 
 @dataclass
@@ -199,12 +231,22 @@ class Loss(Plugin):
     default_eval: ClassVar[tuple[str, ...]] = ("stsb",)
     in_batch_negatives: ClassVar[bool] = False  # True: batches must not repeat a text (false negatives)
 
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        # what build() wants on the card, as JSON values (e.g. a guide model's id and revision), like ctx.stats
+        self.stats: dict[str, Any] = {}
+
     def prepare_model(self, model: SentenceTransformer) -> SentenceTransformer:
         """Adapt the model before training (e.g. change pooling); most losses need nothing."""
         return model
 
     def build(self, model: SentenceTransformer) -> nn.Module:
         raise NotImplementedError
+
+    def num_labels(self) -> int | None:
+        """How many classes the pair-class labels it trains on may take (0 to N-1), so data builders check them
+        before any model loads; None: the loss sets no bound (or reads no labels)."""
+        return None
 
     def negatives_per_anchor(self, batch_size: int, processes: int, columns: int) -> int | None:
         """How many negatives each anchor is scored against, for `batch_size` rows of `columns` texts per process;

@@ -141,3 +141,43 @@ def test_bad_data_files(run_cli, tmp_path, tiny_model, name, text, message):
 def test_debug_shows_the_traceback(run_cli, tmp_path):
     result = run_cli("train", "--plugin", "mrn", env={"HUBEMBED_DEBUG": "1"})
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+GUIDED_LOSS = '''
+from dataclasses import dataclass, field
+
+from hubembed.types import Loss
+
+
+@dataclass(frozen=True)
+class Params:
+    guide: str = field(default="acme/guide-model", metadata={"help": "the model that guides the negatives"})
+
+
+class GuidedLoss(Loss):
+    name = "acme.guided.v1"
+    summary = "MNR that names its guide model on the card"
+    Params = Params
+    expects = ("triplet", "pair")
+    in_batch_negatives = True
+
+    def build(self, model):
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+        self.stats.update(guide=self.params.guide, guide_revision="0123456789abcdef")
+        return MultipleNegativesRankingLoss(model)
+'''
+
+
+def test_a_loss_reports_stats_to_metrics_and_the_card(run_cli, tiny_model, tmp_path):
+    code = tmp_path / "guided.py"
+    code.write_text(GUIDED_LOSS)
+    out = tmp_path / "guided"
+    result = run_cli("train", "--code", str(code), "--plugin", "acme.guided", "--data", "nli", "--model", tiny_model,
+                     "--output", str(out), *FAST)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["loss"] == {"name": "acme.guided.v1",
+                               "stats": {"guide": "acme/guide-model", "guide_revision": "0123456789abcdef"}}
+    card = (out / "README.md").read_text()
+    assert "The loss `acme.guided.v1` reported: guide: acme/guide-model; guide_revision: 0123456789abcdef." in card

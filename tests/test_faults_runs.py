@@ -108,6 +108,11 @@ def test_run_faults(case, run_cli, tmp_path, tiny_model):
 
         assert json.loads((tmp_path / "out" / "metrics.json").read_text())["train"]["steps"] == 3
         assert SentenceTransformer(str(tmp_path / "out"), device="cpu").encode(["hello"]).shape == (1, 32)
+        # the printed command finishes the job once the cause is gone
+        (tmp_path / "out" / "README.md").rmdir()
+        finished = run_cli("eval", str(tmp_path / "out"))
+        assert finished.returncode == 0, finished.stderr
+        assert "STS Benchmark" in (tmp_path / "out" / "README.md").read_text()
 
 
 def test_params_json_cannot_encode_never_cost_the_trained_model(run_cli, tiny_model, tmp_path):

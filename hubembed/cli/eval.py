@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from hubembed.errors import ConfigError, DataError
 from hubembed.hardware import PRECISIONS
 
 
@@ -28,8 +29,6 @@ def _evaluators(stsb: bool, mteb_tasks: str | None, mteb_data: str | None) -> li
     if mteb_tasks:
         wanted.append(("mteb", {"tasks": mteb_tasks, **({"data_dir": mteb_data} if mteb_data else {})}))
     elif mteb_data:
-        from hubembed.errors import ConfigError
-
         raise ConfigError("--mteb-data needs --mteb TASK,...: name the MTEB tasks to read from it")
     steps = []
     for name, values in wanted:
@@ -77,10 +76,14 @@ def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, precision, as_js
     from hubembed.pipeline import METRICS_FILE, cache_dir
     from hubembed.types import EvalContext
 
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size {batch_size} encodes nothing; give 1 or more (default 32)")
     steps = _evaluators(stsb, mteb_tasks, mteb_data)
-    precision = hardware.resolve_precision(precision)  # before the model loads: fp16 on a CPU fails at once
     folder = Path(model)
     is_run = (folder / RUN_FILE).is_file() and (folder / METRICS_FILE).is_file()
+    if is_run:  # read before any work: the scores are added to them
+        metrics, run_file = _run_metrics(folder), _run_file(folder)
+    precision = hardware.resolve_precision(precision)  # before the model loads: fp16 on a CPU fails at once
     resolved = models.resolve_model(model, _log)
     st_model = models.load(resolved)
     ctx = EvalContext(seed=42, cache_dir=cache_dir(), batch_size=batch_size, log=_log, label="trained",
@@ -100,13 +103,12 @@ def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, precision, as_js
         _print(trained, None, as_json, model)
         return
 
-    metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
     before: list[dict] = []
     if base:
         before = _score_base(metrics, run_all)
     metrics["scores"]["base"] = _merge(metrics["scores"].get("base", []), before)
     metrics["scores"]["trained"] = _merge(metrics["scores"].get("trained", []), trained)
-    _record_evaluators(folder, metrics, steps)
+    _record_evaluators(run_file, metrics, steps)
     if any(info.short == "stsb" for info, _ in steps):
         from hubembed import card
 
@@ -139,14 +141,54 @@ def _score_base(metrics: dict, run_all) -> list[dict]:
         return []
 
 
-def _record_evaluators(folder: Path, metrics: dict, steps: list) -> None:
-    """Evaluators that are not part of the run are listed in metrics.json["extra_evals"] (the card cites them)."""
+def _again(folder: Path) -> str:
+    from hubembed.config import RUN_FILE
+
+    return f"make it again with `hubembed train --config {folder / RUN_FILE} --output {folder} --overwrite`"
+
+
+def _run_metrics(folder: Path) -> dict:
+    """metrics.json of a run folder; one line naming it if it is cut short or not hubembed's."""
+    from hubembed.pipeline import METRICS_FILE
+
+    path = folder / METRICS_FILE
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read {path}: {err}; check the file, or {_again(folder)}") from err
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path} is not valid JSON (cut short? {err.msg} at line {err.lineno}); {_again(folder)}") from err
+    scores = metrics.get("scores") if isinstance(metrics, dict) else None
+    if not (isinstance(scores, dict) and all(isinstance(scores.get(k, []), list) for k in ("base", "trained"))):
+        raise DataError(f"{path} has no scores lists, so it is not a hubembed metrics file; {_again(folder)}")
+    return metrics
+
+
+def _run_file(folder: Path) -> dict:
+    """hubembed_run.yaml of a run folder, for the evaluators it names."""
     import yaml
 
-    from hubembed.config import RUN_FILE, params_to_dict
+    from hubembed.config import RUN_FILE
 
-    run = yaml.safe_load((folder / RUN_FILE).read_text(encoding="utf-8")) or {}
-    in_run = {(e["name"], json.dumps(e.get("params"), sort_keys=True)) for e in run.get("eval") or []}
+    path = folder / RUN_FILE
+    restore = "fix it, or restore it from the Hub repo the run was pushed to"
+    try:
+        run = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read {path}: {err}; {restore}") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise DataError(f"{path} is not valid YAML{f' at line {mark.line + 1}' if mark else ''}; {restore}") from err
+    if not isinstance(run, dict) or not isinstance(run.get("eval") or [], list):
+        raise DataError(f"{path} is not a run config (a mapping with model, loss, data, eval, ...); {restore}")
+    return run
+
+
+def _record_evaluators(run: dict, metrics: dict, steps: list) -> None:
+    """Evaluators that are not part of the run are listed in metrics.json["extra_evals"] (the card cites them)."""
+    from hubembed.config import params_to_dict
+
+    in_run = {(e.get("name"), json.dumps(e.get("params"), sort_keys=True)) for e in run.get("eval") or [] if isinstance(e, dict)}
     extra = metrics.setdefault("extra_evals", [])
     for info, plugin in steps:
         record = {**info.record(), "params": params_to_dict(plugin.params)}

@@ -333,6 +333,10 @@ def check_loss(
             module = loss.build(st_model)
             if not isinstance(module, nn.Module):
                 raise _fail(who, f"build() must return a torch nn.Module, got {type(module).__name__}")
+            try:  # they go to metrics.json and the card
+                json.dumps(loss.stats)
+            except (TypeError, ValueError) as err:
+                raise _fail(who, f"self.stats must hold JSON values ({err})") from None
             before = _snapshot(st_model)
             job = TrainJob(
                 model=st_model, loss=loss, train_dataset=tiny_dataset(shape, n=STEPS * BATCH),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hubembed.datafiles import FileRows
 from hubembed.errors import DataError
 from hubembed.types import SHAPES, BuildContext, DataBuilder
 
@@ -49,13 +51,16 @@ class NLIBuilder(DataBuilder):
     def build(self, ctx: BuildContext, upstream: Any) -> Any:
         from datasets import Dataset, DatasetDict
 
+        if ctx.shape == "pair-class" and ctx.num_labels is not None and ctx.num_labels < len(LABELS):
+            raise DataError(f"NLI labels are {len(LABELS)} classes (entailment, neutral, contradiction) but the loss "
+                            f"has num_labels {ctx.num_labels}; --set loss.num_labels={len(LABELS)}")
         if not Path(self.params.source).exists():
             ctx.stats["hub_id"] = self.params.source
-        rows, label_names, origin = self._read(ctx)
-        pairs, dropped = _normalise(rows, label_names, origin)
+        parts, label_names, origin = self._read(ctx)
+        pairs, dropped = _normalise(parts, label_names)
         ctx.stats.update(
             source=origin,
-            rows_read=len(rows),
+            rows_read=sum(len(part.rows) for part in parts),
             unlabelled_dropped=dropped,
             labels=dict(Counter(LABELS[label] for _, _, label in pairs)),
         )
@@ -69,18 +74,19 @@ class NLIBuilder(DataBuilder):
         columns = SHAPES[ctx.shape]
         return DatasetDict({"train": Dataset.from_dict({c: [e[i] for e in examples] for i, c in enumerate(columns)})})
 
-    def _read(self, ctx: BuildContext) -> tuple[list[dict[str, Any]], list[str] | None, str]:
-        from hubembed.datafiles import read_rows
+    def _read(self, ctx: BuildContext) -> tuple[list[FileRows], list[str] | None, str]:
+        from hubembed.datafiles import read_files
 
         from hubembed.bundled import NLI_SAMPLE, hub_unreachable
 
         source = self.params.source
         if Path(source).exists():
-            return read_rows(source), None, source
+            return read_files(source), None, source
         reason = hub_unreachable()
         if reason is None:
             try:
-                return _from_hub(source, self.params.subset, self.params.split)
+                rows, names, origin = _from_hub(source, self.params.subset, self.params.split)
+                return [FileRows(origin, rows)], names, origin
             except Exception as err:  # noqa: BLE001 - offline, gated, missing: all end in the same choice
                 reason = _reason(err)
         if source != DEFAULT_SOURCE:
@@ -89,7 +95,7 @@ class NLIBuilder(DataBuilder):
             )
         ctx.log(f"Hub unreachable ({reason}): using the {NLI_SAMPLE.description} instead of {DEFAULT_SOURCE}")
         ctx.stats["hub_id"] = NLI_SAMPLE.hub_id
-        return read_rows(NLI_SAMPLE.path), None, f"{NLI_SAMPLE.hub_id}@{NLI_SAMPLE.revision} (bundled sample)"
+        return read_files(NLI_SAMPLE.path), None, f"{NLI_SAMPLE.hub_id}@{NLI_SAMPLE.revision} (bundled sample)"
 
 
 def _from_hub(source: str, subset: str | None, split: str) -> tuple[list[dict[str, Any]], list[str] | None, str]:
@@ -108,43 +114,48 @@ def _reason(err: Exception) -> str:
     return text[:160]
 
 
-def _normalise(rows: list[dict[str, Any]], label_names: list[str] | None, origin: str) -> tuple[list[tuple[str, str, int]], int]:
+def _normalise(parts: list[FileRows], label_names: list[str] | None) -> tuple[list[tuple[str, str, int]], int]:
     """(premise, hypothesis, label 0/1/2) for every labelled row; count the unlabelled ones dropped."""
-    columns = list(rows[0])
     from hubembed.datafiles import pick_column
 
-    p, h, l = (pick_column(columns, spellings, role, origin)
-               for spellings, role in ((PREMISE, "premise"), (HYPOTHESIS, "hypothesis"), (LABEL, "label")))
     pairs, dropped = [], 0
-    for n, row in enumerate(rows):
-        label = _label(row[l], label_names, origin, n)
-        if label is None:
-            dropped += 1
-        elif row[p] and row[h]:
-            pairs.append((str(row[p]), str(row[h]), label))
+    for part in parts:
+        if not part.rows:
+            continue
+        columns = list(part.rows[0])
+        p, h, l = (pick_column(columns, spellings, role, part.file)
+                   for spellings, role in ((PREMISE, "premise"), (HYPOTHESIS, "hypothesis"), (LABEL, "label")))
+        for n, row in enumerate(part.rows):
+            label = _label(row.get(l), label_names, part, n)
+            if label is None:
+                dropped += 1
+            elif row.get(p) and row.get(h):
+                pairs.append((str(row[p]), str(row[h]), label))
     return pairs, dropped
 
 
-def _label(value: Any, names: list[str] | None, origin: str, n: int) -> int | None:
+def _label(value: Any, names: list[str] | None, part: FileRows, n: int) -> int | None:
     if value is None:
         return None
-    if isinstance(value, (int, float)) or str(value).strip().lstrip("-").isdigit():
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):  # 1.5, nan, inf
+        return _bad(value, part, n)
+    if isinstance(value, (int, float)) or re.fullmatch(r"-?[0-9]+", str(value).strip()):
         index = int(value)
         if index == -1:
             return None
         if names:  # the dataset says what its ints mean
             word = names[index] if 0 <= index < len(names) else ""
-            return LABEL_WORDS.get(word.lower()) if word.lower() in LABEL_WORDS else _bad(value, origin, n)
-        return index if index in (0, 1, 2) else _bad(value, origin, n)
+            return LABEL_WORDS.get(word.lower()) if word.lower() in LABEL_WORDS else _bad(value, part, n)
+        return index if index in (0, 1, 2) else _bad(value, part, n)
     text = str(value).strip().lower()
     if text in UNLABELLED:
         return None
-    return LABEL_WORDS[text] if text in LABEL_WORDS else _bad(value, origin, n)
+    return LABEL_WORDS[text] if text in LABEL_WORDS else _bad(value, part, n)
 
 
-def _bad(value: Any, origin: str, n: int) -> int:
+def _bad(value: Any, part: FileRows, n: int) -> int:
     raise DataError(
-        f"{origin} row {n + 1}: label {value!r} is not an NLI label; use 0/1/2 or entailment/neutral/contradiction "
+        f"{part.where(n)}: label {value!r} is not an NLI label; use 0/1/2 or entailment/neutral/contradiction "
         f"(- for unlabelled)"
     )
 

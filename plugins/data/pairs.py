@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from hubembed.datafiles import FileRows, columns_of, read_files
 from hubembed.errors import DataError
 from hubembed.types import SHAPES, BuildContext, DataBuilder
 
@@ -21,6 +24,12 @@ class Params:
     shape: str = field(default="auto", metadata={"help": f"auto (from the columns) or one of {', '.join(SHAPES)}"})
     score_scale: float = field(default=1.0, metadata={"help": "divide scores by this (5 for STSB's 0-5 scores)"})
     limit: int | None = field(default=None, metadata={"help": "keep at most this many examples (shuffled)"})
+
+    def __post_init__(self) -> None:
+        if not 0 < self.score_scale < float("inf"):
+            raise ValueError(f"score_scale is {self.score_scale!r}; it must be a number above 0 (5 for 0-5 scores)")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit is {self.limit!r}; it must be 1 or more (or unset, for every row)")
 
 
 class PairsBuilder(DataBuilder):
@@ -42,8 +51,6 @@ class PairsBuilder(DataBuilder):
         return [back.get(c, c) for c in columns]
 
     def _detect(self) -> tuple[str, ...]:
-        from hubembed.datafiles import columns_of
-
         columns = self._renamed(columns_of(self.params.path))
         fits = tuple(s for s in SHAPE_CHOICES if all(c in columns for c in SHAPES[s]))
         if not fits:
@@ -57,28 +64,91 @@ class PairsBuilder(DataBuilder):
     def build(self, ctx: BuildContext, upstream: Any) -> Any:
         import random
 
-        from datasets import Dataset, DatasetDict
-
-        from hubembed.datafiles import read_rows
-
-        rows = read_rows(self.params.path)
-        names = SHAPES[ctx.shape]
-        renamed = [dict(zip(self._renamed(list(r)), r.values())) for r in rows]
-        missing = [c for c in names if c not in renamed[0]]
-        if missing:
-            raise DataError(f"{self.params.path} lacks column(s) {', '.join(missing)} for {ctx.shape} data")
-        examples = [[r[c] for c in names] for r in renamed if all(r[c] not in (None, "") for c in names)]
-        if ctx.shape == "pair-score":
-            examples = [[a, b, float(s) / self.params.score_scale] for a, b, s in examples]
-            high = max((e[2] for e in examples), default=0.0)
-            if high > 1.0:
-                raise DataError(f"{self.params.path}: scores go up to {high:g}; scale them to 0-1 with --set data.score_scale={high:g}")
-        if ctx.shape == "pair-class":
-            examples = [[a, b, int(label)] for a, b, label in examples]
+        parts = read_files(self.params.path)
+        examples = [e for part in parts for e in self._examples(part, ctx.shape, ctx.num_labels)]
         random.Random(ctx.seed).shuffle(examples)
         if self.params.limit is not None:
             examples = examples[: self.params.limit]
         if not examples:
             raise DataError(f"{self.params.path} has no complete {ctx.shape} rows")
-        ctx.stats.update(source=self.params.path, rows_read=len(rows), examples=len(examples))
+        ctx.stats.update(source=self.params.path, rows_read=sum(len(p.rows) for p in parts), examples=len(examples))
+        from datasets import Dataset, DatasetDict  # only now: bad rows fail before the heavy import
+
+        names = SHAPES[ctx.shape]
         return DatasetDict({"train": Dataset.from_dict({c: [e[i] for e in examples] for i, c in enumerate(names)})})
+
+    def _examples(self, part: FileRows, shape: str, num_labels: int | None) -> list[list[Any]]:
+        """The complete rows of one file as examples; a bad value is a DataError naming the file and line."""
+        names = SHAPES[shape]
+        rows = [dict(zip(self._renamed(list(r)), r.values())) for r in part.rows]
+        missing = [c for c in names if rows and c not in rows[0]]
+        if missing:
+            raise DataError(f"{part.file} lacks column(s) {', '.join(missing)} for {shape} data")
+        examples = []
+        for i, row in enumerate(rows):
+            if any(row.get(c) in (None, "") for c in names):
+                continue  # an incomplete row is left out, as before
+            try:
+                examples.append(_example(row, names, shape, self.params.score_scale, num_labels))
+            except _BadValue as bad:
+                raise DataError(f"{part.where(i)}: {bad}") from None
+        high = max((e[2] for e in examples), default=0.0) if shape == "pair-score" else 0.0
+        if high > 1.0:
+            raise DataError(f"{part.file}: scores go up to {high:g}; scale them to 0-1 with --set data.score_scale={high:g}")
+        return examples
+
+
+class _BadValue(ValueError):
+    """A value that cannot be trained on; the builder adds where it is."""
+
+
+def _example(row: dict[str, Any], names: tuple[str, ...], shape: str, scale: float, num_labels: int | None) -> list[Any]:
+    texts = [_text(row[c], c) for c in names if c not in ("score", "label")]
+    if shape == "pair-score":
+        return [*texts, _score(row["score"]) / scale]
+    if shape == "pair-class":
+        return [*texts, _label(row["label"], num_labels)]
+    return texts
+
+
+def _text(value: Any, column: str) -> str:
+    if not isinstance(value, str):
+        raise _BadValue(f"{column} is a {type(value).__name__}, not text; give a string")
+    return value
+
+
+def _score(value: Any) -> float:
+    score = _number(value)
+    if score is None:
+        raise _BadValue(f"score {value!r} is not a number; give a similarity from 0 to 1 (or 0 to score_scale)")
+    if not math.isfinite(score):
+        raise _BadValue(f"score {value!r} is not a finite number; give a similarity from 0 to 1, or remove the row")
+    return score
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _label(value: Any, num_labels: int | None) -> int:
+    """A class number 0, 1, 2, ... below the loss's `num_labels` (softmax: its num_labels param)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+        number = int(value)
+    else:
+        number = -1
+    if number < 0:
+        words = " (for entailment/neutral/contradiction words use --data nli)" if str(value).strip().isalpha() else ""
+        raise _BadValue(f"label {value!r} is not a class number 0, 1, 2, ...; give whole numbers below the loss's num_labels{words}")
+    if num_labels is not None and number >= num_labels:
+        raise _BadValue(f"label {number} is beyond the loss's classes (num_labels {num_labels}: labels 0 to "
+                        f"{num_labels - 1}); fix the row, or --set loss.num_labels={number + 1} if it has more classes")
+    return number

@@ -289,17 +289,23 @@ def _beir_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    import gzip
-    import json
+def _read_beir(path: Path, needed: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The objects of a BEIR corpus or queries file; a bad line is one error naming the file and line."""
+    from hubembed.datafiles import read_files
+    from hubembed.errors import DataError
 
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-        return [json.loads(line) for line in f if line.strip()]
+    part = read_files(path)[0]  # invalid JSON, a line that is not an object: "FILE line N: ..."
+    for i, row in enumerate(part.rows):
+        for key in needed:
+            if key not in row:
+                raise DataError(f'{part.where(i)}: no {key!r}; BEIR lines look like {{"_id": "1", "text": "..."}}')
+    return part.rows
 
 
 def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     import csv
+
+    from hubembed.errors import DataError
 
     qrels: dict[str, dict[str, int]] = {}
     with path.open(encoding="utf-8", newline="") as f:
@@ -307,8 +313,14 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
         for row in rows:
             if not row or row[0] == "query-id":  # header (BEIR writes one)
                 continue
-            # like mteb's loader: string ids, int relevance (later rows for the same pair win)
-            qrels.setdefault(str(row[0]), {})[str(row[1])] = int(float(row[2]))
+            where = f"{path} line {rows.line_num}"
+            if len(row) < 3:
+                raise DataError(f"{where} has {len(row)} field(s); qrels rows are query-id, corpus-id, score (tab-separated)")
+            try:
+                relevance = int(float(row[2]))  # like mteb's loader: string ids, int relevance (later rows win)
+            except (ValueError, OverflowError):
+                raise DataError(f"{where}: score {row[2]!r} is not a number; give a relevance such as 0, 1 or 2") from None
+            qrels.setdefault(str(row[0]), {})[str(row[1])] = relevance
     return qrels
 
 
@@ -321,7 +333,7 @@ def _feed_beir(task: Any, folder: Path) -> None:
     queries_file = _beir_file(folder, "queries")
     if queries_file is None:
         raise ConfigError(f"mteb: {folder} has a corpus but no queries.jsonl[.gz]; expected {BEIR_LAYOUT}")
-    docs = _read_jsonl(_beir_file(folder, "corpus"))  # type: ignore[arg-type]
+    docs = _read_beir(_beir_file(folder, "corpus"), ("_id",))  # type: ignore[arg-type]
     corpus = Dataset.from_dict(
         {
             "id": [str(d["_id"]) for d in docs],
@@ -329,7 +341,7 @@ def _feed_beir(task: Any, folder: Path) -> None:
             "text": [d.get("text") or "" for d in docs],
         }
     )
-    all_queries = _read_jsonl(queries_file)
+    all_queries = _read_beir(queries_file, ("_id", "text"))
     task.dataset = {"default": {}}
     for split in task.eval_splits:
         qrels_file = folder / "qrels" / f"{split}.tsv"

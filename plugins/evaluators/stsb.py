@@ -9,12 +9,21 @@ from hubembed.types import EvalContext, Evaluator, Score
 
 HUB_ID = "sentence-transformers/stsb"
 SPLITS = {"validation": "dev", "test": "test"}  # Hub split name -> bundled file split
+SOURCES = ("auto", "hub", "bundled")
 
 
 @dataclass(frozen=True)
 class Params:
     splits: tuple[str, ...] = field(default=("validation", "test"), metadata={"help": "validation and/or test"})
     source: str = field(default="auto", metadata={"help": f"auto ({HUB_ID} when reachable, else bundled), hub or bundled"})
+
+    def __post_init__(self) -> None:  # checked when the run is resolved, not after the data is built and the model loaded
+        unknown = [s for s in self.splits if s not in SPLITS]
+        if unknown or not self.splits:
+            what = f"split {unknown[0]!r} is unknown" if unknown else "no split is given"
+            raise ValueError(f"{what}; use validation and/or test (or --eval none for no evaluation)")
+        if self.source not in SOURCES:
+            raise ValueError(f"source {self.source!r} is unknown; use one of {', '.join(SOURCES)}")
 
 
 class STSBEvaluator(Evaluator):
@@ -35,10 +44,6 @@ class STSBEvaluator(Evaluator):
 
         scores: list[Score] = []
         for split in self.params.splits:
-            if split not in SPLITS:
-                from hubembed.errors import ConfigError
-
-                raise ConfigError(f"stsb: split {split!r} is unknown; use validation and/or test")
             s1, s2, gold, dataset, revision = self._load(split, ctx)
             evaluator = EmbeddingSimilarityEvaluator(
                 s1, s2, gold, name=f"sts-{SPLITS[split]}", batch_size=ctx.batch_size, show_progress_bar=False

@@ -24,6 +24,9 @@ class SoftmaxLoss(Loss):
     booktitle = "Proceedings of EMNLP-IJCNLP", year = "2019", url = "https://arxiv.org/abs/1908.10084"
 }"""
 
+    def num_labels(self) -> int | None:
+        return self.params.num_labels
+
     def build(self, model: Any) -> Any:
         from sentence_transformers.sentence_transformer.losses import SoftmaxLoss as STSoftmaxLoss
 
