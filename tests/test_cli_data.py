@@ -72,37 +72,31 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, run_cli,
 
 
 def test_push_as_a_dataset_repo_to_local_hub(tiny_model, run_cli, tmp_path):
+    """A push with a bad token fails and leaves the card as built; the same build with the right token pushes."""
     from huggingface_hub import HfApi
 
     from hubembed.testing.hub_server import LocalHub
 
     corpus = tmp_path / "domain.txt"
     corpus.write_text("The pump failed at dawn.\nThe valve leaks oil.\nBearings need grease every month.\n")
+    out = tmp_path / "pump-sentences"
     with LocalHub(tmp_path / "hub") as hub:
         hub.add_user("alice", "hf_alice_secret")
-        env = {"HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_XET": "1", "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "hf_alice_secret"}
-        out = tmp_path / "pump-sentences"
-        result = run_cli("data", "build", "--data", str(corpus), "--model", tiny_model, "--output", str(out),
-                         "--push", "--repo-id", "alice/pump-sentences", env=env)
+
+        def build_and_push(token: str):
+            env = {"HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_XET": "1", "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": token}
+            return run_cli("data", "build", "--data", str(corpus), "--model", tiny_model, "--output", str(out),
+                           "--overwrite", "--push", "--repo-id", "alice/pump-sentences", env=env)
+
+        failed = build_and_push("hf_wrong")
+        assert failed.returncode == 2 and "rejected the token" in failed.stderr, failed.stderr[-2000:]
+        card = (out / "README.md").read_text()
+        assert 'load_dataset("pump-sentences"' in card and "alice/pump-sentences" not in card
+
+        result = build_and_push("hf_alice_secret")
         assert result.returncode == 0, result.stderr[-2000:]
         assert "Pushed" in result.stdout and "alice/pump-sentences" in result.stdout
         files = HfApi(endpoint=hub.endpoint, token="hf_alice_secret").list_repo_files("alice/pump-sentences", repo_type="dataset")
     assert {"README.md", "hubembed_data.yaml", "stats.json", "data/train-00000-of-00001.parquet"} <= set(files)
     assert 'load_dataset("alice/pump-sentences"' in (out / "README.md").read_text()
     assert "hf_alice_secret" not in result.stdout + result.stderr
-
-
-def test_a_failed_dataset_push_leaves_the_card_as_built(tiny_model, run_cli, tmp_path):
-    from hubembed.testing.hub_server import LocalHub
-
-    corpus = tmp_path / "domain.txt"
-    corpus.write_text("The pump failed at dawn.\nThe valve leaks oil.\nBearings need grease every month.\n")
-    with LocalHub(tmp_path / "hub") as hub:
-        hub.add_user("alice", "hf_alice_secret")
-        env = {"HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_XET": "1", "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "hf_wrong"}
-        out = tmp_path / "pump-sentences"
-        result = run_cli("data", "build", "--data", str(corpus), "--model", tiny_model, "--output", str(out),
-                         "--push", "--repo-id", "alice/pump-sentences", env=env)
-    assert result.returncode == 2 and "rejected the token" in result.stderr, result.stderr[-2000:]
-    card = (out / "README.md").read_text()
-    assert 'load_dataset("pump-sentences"' in card and "alice/pump-sentences" not in card
