@@ -83,6 +83,15 @@ def _cuda_devices() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def leave_process_group() -> None:
+    """End this rank's process group before the interpreter exits: a rank that exits with it still up can abort in
+    gloo's teardown ("terminate called without an active exception", seen under load), failing a finished run."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def free_port() -> int:
     """A free TCP port on loopback for the rank-0 rendezvous (several runs may share a machine)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

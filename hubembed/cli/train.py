@@ -127,6 +127,8 @@ def _train_rank(pipeline, run, overwrite: bool, resume: bool) -> None:
     except HubembedError as err:
         launch.report_error(err)
         sys.exit(err.exit_code)
+    finally:
+        launch.leave_process_group()
 
 
 def _same_output(output, resume) -> str:
