@@ -58,6 +58,8 @@ lock:
 	.venv-lock/bin/python -m pip -q install pip-tools
 	.venv-lock/bin/pip-compile -q --extra test --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe \
 		--upgrade -o $(LOCK) setup.cfg lock.in
+	# the public version only: torch's +cpu build tag (this machine's wheel) would make the lock unusable elsewhere
+	sed -i -E 's/^(torch==[^+ ]+)\+[a-z0-9.]+$$/\1/' $(LOCK)
 	rm -rf .venv-lock
 
 clean:

@@ -75,8 +75,6 @@ def _produces(step) -> tuple[str, ...]:
 
 
 def _loss_mismatch(run: ResolvedRun) -> str:
-    from hubembed.registry import registry
-
     last = run.data[-1]
     produced = _produces(last)
     expects = run.loss.plugin.expects

@@ -348,6 +348,14 @@ def _stderr_note(message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def resolve_evaluators(raw: Any, reg: Any = None) -> list[ResolvedStep]:
+    """Pin and complete the evaluators of a run file's `eval:` list (what `hubembed eval RUN_DIR` alone scores)."""
+    from hubembed.registry import registry
+
+    steps = _steps(raw, "eval") if raw else ()
+    return [_resolve_step(reg or registry(), "evaluator", s, f"eval.{i}") for i, s in enumerate(steps)]
+
+
 def _resolve_step(reg: Any, kind: str, step: Step, where: str) -> ResolvedStep:
     info = reg.resolve(kind, step.name)
     cls = info.load()

@@ -139,8 +139,13 @@ def _unreadable(file: Path, fmt: str, err: Exception) -> DataError:
 
 
 def _csv_records(f: Any, file: Path, fmt: str) -> Iterator[tuple[int, list[str]]]:
-    """(line, fields) of each non-blank record. Strict: a quote left open would otherwise swallow the lines after it."""
-    reader = csv.reader(f, delimiter="\t" if fmt == ".tsv" else ",", strict=True)
+    """(line, fields) of each non-blank record. CSV is strict: a quote left open would otherwise swallow the lines
+    after it. TSV has no quoting (BEIR, MS MARCO and spreadsheets' exports write quotes as text)."""
+    csv.field_size_limit(2**31 - 1)  # a long document is a valid field (the default limit is 128 KiB)
+    if fmt == ".tsv":
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+    else:
+        reader = csv.reader(f, delimiter=",", strict=True)
     start = 1  # the line the next record starts on
     try:
         for record in reader:
@@ -173,8 +178,9 @@ def _csv_rows(records: Iterator[tuple[int, list[str]]], file: Path, names: tuple
 
 
 def _ragged(file: Path, line: int, record: list[str], columns: list[str]) -> str:
-    sep = "tab" if file.name.endswith((".tsv", ".tsv.gz")) else "comma"
-    fix = f'quote a field that holds a {sep} ("...")' if len(record) > len(columns) else "give every row all the columns"
+    longer = 'quote a field that holds a comma ("...")' if file.name.endswith((".csv", ".csv.gz")) else \
+        "a TSV field cannot hold a tab: replace tabs inside fields with spaces"
+    fix = longer if len(record) > len(columns) else "give every row all the columns"
     return f"{file} line {line} has {len(record)} fields but the header {len(columns)} ({', '.join(columns)}); {fix}"
 
 

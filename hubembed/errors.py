@@ -56,6 +56,9 @@ class UnfinishedRunError(HubembedError):
     """Training ended and the model is saved in the output folder, but a step after it (evaluation, card) failed."""
 
 
+NOTHING_WRITTEN = "nothing was written to the output folder"  # what Ctrl-C says when no run was left behind
+
+
 class Interrupted(BaseException):
     """Ctrl-C. The CLI's SIGINT handler raises it instead of KeyboardInterrupt, which click's standalone mode turns
     into 'Aborted!' and exit code 1. Not an Exception, so `except Exception` does not swallow it either. A run that

@@ -28,6 +28,7 @@ from hubembed.checkpoints import (
 )
 from hubembed.config import RUN_FILE, ResolvedRun
 from hubembed.errors import (
+    NOTHING_WRITTEN,
     ConfigError,
     DataError,
     HubembedError,
@@ -77,6 +78,8 @@ def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], Non
         try:
             return _run(run, shapes, precision, out, stage, last_checkpoint(stage) if resume else None, log)
         except Exception as err:  # the launcher cleans up; a full disk still gets its one line
+            if isinstance(err, HubembedError):  # already one line (e.g. the model is saved, but...)
+                raise
             full = outputs.no_space_on(err, out)
             if full is None:
                 raise
@@ -126,7 +129,6 @@ def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: 
     if not main:
         return RunOutcome(out, {})
     weights = {**counts, **run.trainer.plugin.save(job, stage)}  # first: from here on the model cannot be lost
-    shutil.rmtree(stage / CHECKPOINTS, ignore_errors=True)
 
     def facts(after: list[Score]) -> dict[str, Any]:
         metrics = _metrics(run, base, data_report, before, after, result, started)
@@ -144,9 +146,10 @@ def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, facts: Callable
     published all the same, with one line saying what failed and the command that finishes the job."""
     from hubembed import card
 
-    step = "evaluation"
+    step = "metrics"
     try:
         _write_metrics(stage, facts([]))  # a folder `hubembed eval OUT` can finish, should the rest fail
+        step = "evaluation"
         log("Evaluating the trained model...")
         metrics = facts(evaluate(run, model, eval_ctx, "trained"))
         step = "card"
@@ -158,18 +161,28 @@ def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, facts: Callable
         with contextlib.suppress(OSError):
             (stage / card.CARD_FILE).unlink()  # no half-written card
         _publish(stage, out)
-        raise _unfinished(err, stage, out, step) from err
+        unfinished = _unfinished(err, stage, out, step)
+        if unfinished is err:  # an interrupt, now knowing what is kept
+            raise
+        raise unfinished from err
     _publish(stage, out)
     return RunOutcome(out, metrics)
 
 
 def _write_metrics(folder: Path, metrics: dict[str, Any]) -> None:
-    # default=str: a value a plugin reported that JSON cannot encode is kept as text, never costs the run
-    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=_plain), encoding="utf-8")
+
+
+def _plain(value: Any) -> Any:
+    """A value a plugin reported that JSON cannot encode: a numpy/torch scalar as its number, anything else as text,
+    so it never costs the run."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and getattr(value, "ndim", 1) == 0 else str(value)
 
 
 # after a failure in _finish: what failed, what was not done, and how `hubembed eval OUT` finishes the job
 _UNFINISHED = {
+    "metrics": ("its metrics could not be written", "its metrics were not written", "evaluate it and write its card with"),
     "evaluation": ("its evaluation failed", "it was not evaluated", "evaluate it and write its card with"),
     "card": ("its card could not be written", "its card was not written", "write the card with"),
 }
@@ -204,15 +217,20 @@ def stopped(err: BaseException, stage: Path, out: Path, log: Callable[[str], Non
     kept = abandon(stage)
     if is_interrupt(err):
         if not hasattr(err, "interrupted_message"):  # set already when the model was saved and published
+            published = not stage.exists() and (out / METRICS_FILE).is_file()  # by rank 0 of a launched run
             err.interrupted_message = (  # type: ignore[attr-defined]
-                f"{kept.name} is kept in {stage}: continue with `hubembed train --resume {out}`" if kept
-                else "nothing was written to the output folder")
+                f"the trained model is saved in {out}; if its card is missing, write it with `hubembed eval {out}`"
+                if published else _resume_hint(kept, stage, out) if kept else NOTHING_WRITTEN)
         return err
     if full is not None:
         return _no_space_error(full, out, stage)
     if kept is not None:
-        log(f"The run stopped; {kept.name} is kept in {stage}: continue with `hubembed train --resume {out}`")
+        log(f"The run stopped; {_resume_hint(kept, stage, out)}")
     return err
+
+
+def _resume_hint(kept: Path, stage: Path, out: Path) -> str:
+    return f"{kept.name} is kept in {stage}: continue with `hubembed train --resume {out}`"
 
 
 # --- staging, checkpoints, resume -----------------------------------------------------------------------------
@@ -388,6 +406,7 @@ def _publish(stage: Path, out: Path) -> None:
         out.rename(old)
     stage.rename(out)
     shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # only now: until the model is in place they are a way back
 
 
 def build_data(run: ResolvedRun, shapes: list[str], model_path: str, log: Callable[[str], None]) -> tuple[Any, list[dict[str, Any]]]:

@@ -77,7 +77,7 @@ class TrainingParams:
     save_steps: int = field(
         default=500, metadata={"help": "checkpoint every N steps, so `hubembed train --resume OUTPUT` can continue (0: never)"}
     )
-    save_total_limit: int = field(default=2, metadata={"help": "keep only the last K checkpoints"})
+    save_total_limit: int = field(default=2, metadata={"help": "keep only the last K checkpoints (0: keep them all)"})
 
     def __post_init__(self) -> None:
         """Refuse values no trainer can honour, so a run fails when it is resolved, not after data and model loaded
@@ -92,7 +92,7 @@ class TrainingParams:
             ("seed", 0 <= self.seed < 2**32, f"0 to {2**32 - 1}"),  # what numpy's seed takes
             ("logging_steps", self.logging_steps >= 1, "1 or more"),
             ("save_steps", self.save_steps >= 0, "0 (never) or more"),
-            ("save_total_limit", self.save_total_limit >= 1, "1 or more"),
+            ("save_total_limit", self.save_total_limit >= 0, "0 (keep all) or more"),
         )
         for name, ok, rule in rules:
             if not ok:
@@ -231,10 +231,11 @@ class Loss(Plugin):
     default_eval: ClassVar[tuple[str, ...]] = ("stsb",)
     in_batch_negatives: ClassVar[bool] = False  # True: batches must not repeat a text (false negatives)
 
-    def __init__(self, params: Any = None) -> None:
-        super().__init__(params)
-        # what build() wants on the card, as JSON values (e.g. a guide model's id and revision), like ctx.stats
-        self.stats: dict[str, Any] = {}
+    @property
+    def stats(self) -> dict[str, Any]:
+        """What build() wants on the card, as JSON values (e.g. a guide model's id and revision), like ctx.stats.
+        Made on first use, so a subclass's own __init__ need not call super()."""
+        return self.__dict__.setdefault("_stats", {})
 
     def prepare_model(self, model: SentenceTransformer) -> SentenceTransformer:
         """Adapt the model before training (e.g. change pooling); most losses need nothing."""

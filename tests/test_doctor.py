@@ -59,6 +59,7 @@ def test_an_endpoint_that_does_not_answer_is_a_problem(run_cli, tmp_path):
         port = s.getsockname()[1]
     result = doctor(run_cli, tmp_path, "--json", HF_HUB_OFFLINE="0", HF_ENDPOINT=f"http://127.0.0.1:{port}",
                     HF_HUB_ETAG_TIMEOUT="2", HF_HUB_DOWNLOAD_TIMEOUT="2")
+    assert result.returncode == 0, result.stderr  # a finding, not a failure of doctor
     facts = json.loads(result.stdout)
     assert facts["hub"]["answers"] is False
     assert any("does not answer" in p for p in facts["problems"])
@@ -70,3 +71,14 @@ def test_a_broken_plugin_is_flagged(run_cli, tmp_path):
     result = doctor(run_cli, tmp_path, HUBEMBED_CODE=str(broken))
     assert result.returncode == 0, result.stderr
     assert "no_such_module_for_hubembed" in result.stdout and "problem(s) found:" in result.stdout
+
+
+def test_a_package_off_the_lock_and_the_plugin_it_breaks_are_problems(run_cli, tmp_path):
+    """A peft older than transformers wants, first on the path (the pair a fresh install got on 2026-12-01)."""
+    old = tmp_path / "site" / "peft-0.1.0.dist-info"
+    old.mkdir(parents=True)
+    (old / "METADATA").write_text("Metadata-Version: 2.1\nName: peft\nVersion: 0.1.0\n")
+    facts = json.loads(doctor(run_cli, tmp_path, "--json", PYTHONPATH=str(tmp_path / "site")).stdout)
+    assert [p["installed"] for p in facts["packages"]["differ_from_lock"] if p["name"] == "peft"] == ["0.1.0"]
+    assert any(p.startswith("plugin hubembed.lora.v1: LoRA cannot run here") for p in facts["problems"])
+    assert any("differ from the tested lock" in p for p in facts["problems"])

@@ -123,7 +123,8 @@ CASES = [
     training_case("max-steps-below-minus-one", ("--max-steps", "-2"), r"training: max_steps is -2; it must be -1 \(all epochs\) or 1 or more"),
     training_case("max-steps-zero", ("--max-steps", "0"), r"training: max_steps is 0; it must be -1 \(all epochs\) or 1 or more"),
     training_case("save-steps-negative", ("--save-steps", "-1"), r"training: save_steps is -1; it must be 0 \(never\) or more"),
-    training_case("save-total-limit-zero", ("--save-total-limit", "0"), r"training: save_total_limit is 0; it must be 1 or more"),
+    training_case("save-total-limit-negative", ("--save-total-limit", "-1"),
+                  r"training: save_total_limit is -1; it must be 0 \(keep all\) or more"),
     training_case("warmup-ratio-one", ("--set", "training.warmup_ratio=1"), r"training: warmup_ratio is 1\.0; it must be at least 0 and below 1"),
     training_case("warmup-ratio-negative", ("--set", "training.warmup_ratio=-0.1"), r"training: warmup_ratio is -0\.1; it must be at least 0"),
     training_case("seed-negative", ("--seed", "-1"), r"training: seed is -1; it must be 0 to 4294967295"),
@@ -192,3 +193,13 @@ def test_bad_beir_files_name_file_and_line(scifact_task, tmp_path, queries, qrel
     _beir(tmp_path, queries, qrels)
     with pytest.raises(DataError, match=line):
         _feed_beir(scifact_task, tmp_path / "data")
+
+
+def test_tsv_quotes_are_text_and_long_fields_are_read(tmp_path):
+    """TSV has no quoting (BEIR and MS MARCO files hold quotes as text); a long document is one field."""
+    from hubembed.datafiles import read_rows
+
+    long = "word " * 40_000  # 200 KB, over the csv module's default field limit
+    path = tmp_path / "q.tsv"
+    path.write_text(f'anchor\tpositive\n"Quoted" title\t{long}\n', encoding="utf-8")
+    assert read_rows(path) == [{"anchor": '"Quoted" title', "positive": long}]

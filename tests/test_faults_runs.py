@@ -115,20 +115,43 @@ def test_run_faults(case, run_cli, tmp_path, tiny_model):
         assert "STS Benchmark" in (tmp_path / "out" / "README.md").read_text()
 
 
-def test_params_json_cannot_encode_never_cost_the_trained_model(run_cli, tiny_model, tmp_path):
-    """Caught at load (the registry's check) or after training: either way one line, and no trained model lost."""
+def test_params_json_cannot_encode_are_refused_before_any_work(run_cli, tiny_model, tmp_path):
+    """A Params field the card's JSON cannot carry: the registry refuses the plugin when it loads, not after training."""
     (tmp_path / "dated.py").write_text(DATED_LOSS)
     out = tmp_path / "out"
     result = run_cli("train", "--code", str(tmp_path / "dated.py"), "--plugin", "local.dated_mnr.v1", "--model",
                      tiny_model, *FAST, "--max-steps", "3", "--output", str(out), env=ONE_THREAD)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    assert not (tmp_path / ".out.partial").exists()
-    if (out / "model.safetensors").exists():  # trained: the model is kept, the line says what finishes the job
-        assert "card could not be written" in lines[0] and f"`hubembed eval {out}`" in lines[0], lines[0]
-    else:  # refused before any work
-        assert "since" in lines[0] and not out.exists(), lines[0]
+    assert len(lines) == 1 and "param since: datetime cannot be written" in lines[0], result.stderr
+    assert not out.exists() and not (tmp_path / ".out.partial").exists()
+
+
+STATS_LOSS = '''
+import numpy as np
+
+from hubembed_plugins.losses.mnr import MNRLoss
+
+
+class OddStatsMNR(MNRLoss):
+    name = "local.odd_stats.v1"
+    summary = "MNR that reports values JSON cannot encode"
+
+    def build(self, model):
+        self.stats.update(margin=np.float32(0.25), seen={"a"})
+        return super().build(model)
+'''
+
+
+def test_loss_stats_json_cannot_encode_never_cost_the_run(run_cli, tiny_model, tmp_path):
+    (tmp_path / "odd.py").write_text(STATS_LOSS)
+    out = tmp_path / "out"
+    result = run_cli("train", "--code", str(tmp_path / "odd.py"), "--plugin", "local.odd_stats.v1", "--model",
+                     tiny_model, *FAST, "--max-steps", "2", "--output", str(out), env=ONE_THREAD)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    assert json.loads((out / "metrics.json").read_text())["loss"]["stats"] == {"margin": 0.25, "seen": "{'a'}"}
 
 
 # --- a live run: a second run into its output, Ctrl-C ----------------------------------------------------------

@@ -11,9 +11,8 @@ from typing import Callable
 
 import click
 
-from hubembed.errors import HubembedError, Interrupted
+from hubembed.errors import NOTHING_WRITTEN, HubembedError, Interrupted
 
-NOTHING_WRITTEN = "nothing was written to the output folder"
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:

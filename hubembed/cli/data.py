@@ -144,17 +144,23 @@ def build(data_args, config_file, overrides, model, loss, shape, seed, output, o
     seed = int(cfg.training.get("seed", 42))
 
     steps_resolved = cfgmod.resolve_data(cfg.data)
+    num_labels = None
     if loss:
         if shape is not None:
             raise ConfigError("give --plugin or --shape, not both: --plugin picks the shape its loss trains on")
         run = cfgmod.resolve(dataclasses.replace(cfg, eval=()))
         run.data = steps_resolved
         shapes = compat.check(run)
+        num_labels = run.loss.plugin.num_labels()  # its label bound, checked as `hubembed train` does
     else:
         shapes = compat.check_chain(steps_resolved, shape)
 
     out = Path(cfg.output) if cfg.output else Path("runs") / f"data-{steps_resolved[-1].info.short}"
     pipeline.check_output(out, overwrite)
+    if push:  # a bad repo id (given, or the folder name it defaults to) fails before the build
+        from hubembed import hub
+
+        hub.check_repo_id(repo_id or out.name, fix="pass --repo-id org/name")
     log = lambda m: click.echo(m, err=True)  # noqa: E731
     stage = pipeline.staging_dir(out)
     if stage.exists():
@@ -163,7 +169,7 @@ def build(data_args, config_file, overrides, model, loss, shape, seed, output, o
     started = time.time()
     try:
         base = models.resolve_model(cfg.model, log)
-        result, report = pipeline.build_chain(steps_resolved, shapes, seed, base.load_from, log)
+        result, report = pipeline.build_chain(steps_resolved, shapes, seed, base.load_from, log, num_labels)
         written = _write(stage, result, shapes[-1], steps_resolved, report, cfg.model, seed, started)
         pipeline._publish(stage, out)
     except BaseException:

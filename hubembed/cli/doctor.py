@@ -47,15 +47,22 @@ def installed_versions() -> dict[str, str]:
 
 
 def packages() -> dict[str, Any]:
-    """The key packages with their locked version, and every difference from the lock."""
+    """The key packages with their locked version, the installed ones whose version differs from the lock (by
+    public version: torch's +cpu or +cu128 build tag is no difference), and the locked ones not installed (the test
+    tools, on a user's install: not a problem)."""
     locked, installed = locked_versions(), installed_versions()
     key = [{"name": n, "installed": installed.get(n), "locked": locked.get(n)} for n in KEY_PACKAGES]
     differ = [
-        {"name": n, "installed": installed.get(n), "locked": v}
+        {"name": n, "installed": installed[n], "locked": v}
         for n, v in sorted(locked.items())
-        if installed.get(n) != v
+        if n in installed and _public(installed[n]) != _public(v)
     ]
-    return {"key": key, "lock_size": len(locked), "differ_from_lock": differ}
+    missing = sorted(n for n in locked if n not in installed)
+    return {"key": key, "lock_size": len(locked), "differ_from_lock": differ, "not_installed": missing}
+
+
+def _public(version: str) -> str:
+    return version.split("+", 1)[0]
 
 
 def machine() -> dict[str, Any]:
@@ -195,11 +202,14 @@ def _print(facts: dict[str, Any]) -> None:
     pk = facts["packages"]
     echo(f"\nPackages (lock: {pk['lock_size']} pins)")
     for p in pk["key"]:
-        mark = "" if p["locked"] is None or p["installed"] == p["locked"] else f"   <- lock has {p['locked']}"
+        same = p["locked"] is None or (p["installed"] and _public(p["installed"]) == _public(p["locked"]))
+        mark = "" if same else f"   <- lock has {p['locked']}"
         echo(f"  {p['name']:<22} {p['installed'] or 'not installed'}{mark}")
     others = [p for p in pk["differ_from_lock"] if p["name"] not in KEY_PACKAGES]
     for p in others:
-        echo(f"  {p['name']:<22} {p['installed'] or 'not installed'}   <- lock has {p['locked']}")
+        echo(f"  {p['name']:<22} {p['installed']}   <- lock has {p['locked']}")
+    if pk["not_installed"]:
+        echo(f"  not installed from the lock: {', '.join(pk['not_installed'])}")
     m = facts["machine"]
     echo("\nMachine")
     echo(f"  CPU      {m['cpu']}, {m['cores']} cores, {m['bf16_units']}")

@@ -50,7 +50,7 @@ def _merge(old: list[dict], new: list[dict]) -> list[dict]:
 
 @click.command("eval")
 @click.argument("model", metavar="MODEL_OR_DIR")
-@click.option("--stsb", is_flag=True, help="STS Benchmark validation and test (the default when nothing else is asked).")
+@click.option("--stsb", is_flag=True, help="STS Benchmark validation and test (the default for a model when nothing else is asked; a run folder's default is its own evaluators).")
 @click.option("--mteb", "mteb_tasks", metavar="TASK,...", help="MTEB tasks, e.g. STSBenchmark,SciFact.")
 @click.option("--mteb-data", type=click.Path(file_okay=False), help="Folder with local task data (e.g. scifact/ in BEIR layout).")
 @click.option("--base/--no-base", default=True, show_default=True, help="On a run folder, also score its base model (before -> after).")
@@ -78,11 +78,16 @@ def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, precision, as_js
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size {batch_size} encodes nothing; give 1 or more (default 32)")
-    steps = _evaluators(stsb, mteb_tasks, mteb_data)
     folder = Path(model)
     is_run = (folder / RUN_FILE).is_file() and (folder / METRICS_FILE).is_file()
     if is_run:  # read before any work: the scores are added to them
         metrics, run_file = _run_metrics(folder), _run_file(folder)
+    if is_run and not (stsb or mteb_tasks or mteb_data):  # the run's own evaluators: this finishes an unfinished run
+        from hubembed.config import resolve_evaluators
+
+        steps = [(s.info, s.plugin) for s in resolve_evaluators(run_file.get("eval"))]
+    else:
+        steps = _evaluators(stsb, mteb_tasks, mteb_data)
     precision = hardware.resolve_precision(precision)  # before the model loads: fp16 on a CPU fails at once
     resolved = models.resolve_model(model, _log)
     st_model = models.load(resolved)

@@ -28,7 +28,7 @@ from hubembed.hardware import PRECISIONS
 @click.option("--lr", type=float, help="Peak learning rate.")
 @click.option("--seed", type=int, help="Random seed.")
 @click.option("--precision", type=click.Choice(PRECISIONS), help="Training precision (auto: bf16 where fast).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing run in the output folder (only once the new one is complete).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run in the output folder (only once the new one has trained).")
 @click.option("--resume", type=click.Path(), metavar="OUTPUT_DIR", help="Continue the interrupted run of OUTPUT_DIR from its last checkpoint.")
 @click.option("--save-steps", type=int, help="Checkpoint every N steps (0: never), so --resume can continue.")
 @click.option("--save-total-limit", type=int, metavar="K", help="Keep only the last K checkpoints.")

@@ -141,8 +141,8 @@ def _label(value: Any, num_labels: int | None) -> int:
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
-        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]+(\.0*)?", value.strip()):  # pandas writes 1.0 for 1
+        number = int(float(value))
     else:
         number = -1
     if number < 0:
