@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, constants, get_token, snapshot_download
 from huggingface_hub.errors import (
+    GatedRepoError,
     HFValidationError,
     HfHubHTTPError,
     LocalTokenNotFoundError,
@@ -435,6 +436,9 @@ def _describe_http(http: HfHubHTTPError, action: str, endpoint: str, anonymous: 
     status = http.response.status_code
     server = _short(getattr(http, "server_message", None) or "", 200)
     detail = f"HTTP {status}" + (f": {server}" if server else "")
+    if isinstance(http, GatedRepoError):  # a RepositoryNotFoundError too, but the repo is there
+        return (f"the repo is gated ({detail}) while {action}: accept its conditions on its page on the Hub, "
+                "then retry with a token of that account")
     if isinstance(http, RepositoryNotFoundError) and anonymous:  # the Hub answers 401 here, token or no token
         return (f"not found, or private and you are not logged in, while {action} ({detail}): check the repo id, "
                 "or log in (--token-file, HF_TOKEN or `hf auth login`) if it is private")

@@ -83,13 +83,14 @@ def _cuda_devices() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def leave_process_group() -> None:
-    """End this rank's process group before the interpreter exits: a rank that exits with it still up can abort in
-    gloo's teardown ("terminate called without an active exception", seen under load), failing a finished run."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def exit_rank(code: int) -> None:
+    """End a rank at once, past the interpreter's teardown. Under load, a rank's teardown of its gloo process group
+    can abort ("terminate called without an active exception", seen twice in CI); torchrun then stops the other
+    ranks, so a rank done with training killed rank 0 while it evaluated and saved. The rank's work is on disk and
+    its output flushed here; nothing else is left to run."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def free_port() -> int:

@@ -49,7 +49,11 @@ def _take_lock(out: Path, log: Callable[[str], None]) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            if not _flock(fd):
+            locked = _flock(fd)
+            if locked is None:  # a run goes on unguarded rather than not at all
+                log(f"The file system of {out} cannot lock files: a second run into it will not be refused")
+                return fd
+            if not locked:
                 pid = _pid_in(fd)
                 os.close(fd)
                 raise in_use(out, pid)
@@ -77,13 +81,22 @@ def _still_there(path: Path, fd: int) -> bool:
         return False
 
 
-def _flock(fd: int) -> bool:
+# what flock raises on file systems that have no locks (Lustre mounted noflock, some NFS and FUSE mounts)
+NO_LOCKS = (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.EBADF)
+
+
+def _flock(fd: int) -> bool | None:
+    """True: locked; False: another process holds it; None: this file system cannot lock."""
     import fcntl
 
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError as err:
+        if err.errno in NO_LOCKS:
+            return None
+        raise
     return True
 
 
@@ -96,11 +109,12 @@ def running_pid(out: Path) -> int | None:
     """The pid of the run that holds the lock of `out` now, or None (no lock, or a stale one)."""
     path = lock_file(out)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDWR)
     except OSError:
         return None
     try:
-        return None if _flock(fd) else _pid_in(fd) or -1  # locked but no pid written yet: still a live run
+        locked = _flock(fd)
+        return None if locked in (True, None) else _pid_in(fd) or -1  # held but no pid written yet: still a live run
     finally:
         os.close(fd)  # closing drops the probe's own lock
 

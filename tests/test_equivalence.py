@@ -87,6 +87,6 @@ if __name__ == "__main__":  # a rank of the 2-process side: python test_equivale
     found = one_step(sys.argv[1], rank, world, Path(sys.argv[3]) / f"rank{rank}")
     if rank == 0:
         torch.save(found, sys.argv[2])
-    from hubembed.launch import leave_process_group
+    from hubembed.launch import exit_rank
 
-    leave_process_group()
+    exit_rank(0)

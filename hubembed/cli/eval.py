@@ -18,10 +18,14 @@ def _log(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _evaluators(stsb: bool, mteb_tasks: str | None, mteb_data: str | None) -> list[Any]:
-    """Evaluator plugins through the registry, params type-checked like a run config's."""
-    from hubembed.config import make_params
+def _evaluators(stsb: bool, mteb_tasks: str | None, mteb_data: str | None, run_file: dict | None) -> list[Any]:
+    """Evaluator plugins through the registry, params type-checked like a run config's. A run folder with no
+    evaluator flags gets its own evaluators again (which finishes a run whose evaluation or card failed)."""
+    from hubembed.config import make_params, resolve_evaluators
     from hubembed.registry import registry
+
+    if run_file is not None and not (stsb or mteb_tasks or mteb_data):
+        return [(s.info, s.plugin) for s in resolve_evaluators(run_file.get("eval"))]
 
     wanted: list[tuple[str, dict[str, Any]]] = []
     if stsb or not mteb_tasks:
@@ -82,12 +86,7 @@ def eval_(model, stsb, mteb_tasks, mteb_data, base, batch_size, precision, as_js
     is_run = (folder / RUN_FILE).is_file() and (folder / METRICS_FILE).is_file()
     if is_run:  # read before any work: the scores are added to them
         metrics, run_file = _run_metrics(folder), _run_file(folder)
-    if is_run and not (stsb or mteb_tasks or mteb_data):  # the run's own evaluators: this finishes an unfinished run
-        from hubembed.config import resolve_evaluators
-
-        steps = [(s.info, s.plugin) for s in resolve_evaluators(run_file.get("eval"))]
-    else:
-        steps = _evaluators(stsb, mteb_tasks, mteb_data)
+    steps = _evaluators(stsb, mteb_tasks, mteb_data, run_file if is_run else None)
     precision = hardware.resolve_precision(precision)  # before the model loads: fp16 on a CPU fails at once
     resolved = models.resolve_model(model, _log)
     st_model = models.load(resolved)

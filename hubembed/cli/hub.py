@@ -158,10 +158,13 @@ def push_request(flags: dict[str, Any]) -> PushRequest | None:
     return request
 
 
-def preflight(request: PushRequest) -> None:
-    """Before a long run: say now if the push at its end cannot work for lack of a token."""
+def preflight(request: PushRequest, folder: Path) -> None:
+    """Before a long run: fail now if the repo the run's `folder` would be pushed to has a bad name, and say now if
+    the push at its end cannot work for lack of a token."""
     from hubembed import hub
 
+    if not request.repo_id:  # the repo will be named after the folder
+        hub.check_repo_id(folder.name, fix="pass --repo-id org/name")
     if request.local_hub or not hub.is_main_process():
         return
     if request.token() is None:

@@ -82,11 +82,7 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
 
     push = push_request(push_flags)  # bad push flags fail now, not after training
     if push is not None:
-        if not push.repo_id:  # the repo will be named after the output folder: check that name now too
-            from hubembed import hub
-
-            hub.check_repo_id(Path(run.output or pipeline.default_output(run)).name, fix="pass --repo-id org/name")
-        preflight(push)
+        preflight(push, Path(run.output or pipeline.default_output(run)))
     if resume:
         pipeline.check_same_run(run, stage)
         num_processes, accelerate_config = _same_launch(stage, num_processes, accelerate_config)
@@ -116,19 +112,17 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
 
 def _train_rank(pipeline, run, overwrite: bool, resume: bool) -> None:
     """One rank of a launched run: only rank 0 logs; a user error goes back to the launcher, which prints it once."""
-    import sys
-
     from hubembed import launch
     from hubembed.errors import HubembedError
 
     log = (lambda m: click.echo(m, err=True)) if launch.is_main_process() else (lambda m: None)
+    code = 0
     try:
         pipeline.train(run, overwrite=overwrite, resume=resume, log=log)
     except HubembedError as err:
         launch.report_error(err)
-        sys.exit(err.exit_code)
-    finally:
-        launch.leave_process_group()
+        code = err.exit_code
+    launch.exit_rank(code)
 
 
 def _same_output(output, resume) -> str:
