@@ -6,6 +6,7 @@ A row's `args` and paths may hold `{tmp}` (the test's tmp_path), `{tiny}` (the t
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,16 @@ class Case:
 
     def param(self) -> Any:
         return pytest.param(self, id=self.id)
+
+
+def whole_json(path: Path) -> bool:
+    """Whether `path` is there and holds complete JSON: a checkpoint is complete once its trainer_state.json is
+    (the trainer writes it last, not atomically, so a kill can land mid-write)."""
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def expand(text: str, tmp: Path, tiny: str) -> str:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from faults import Case, run_case
+from faults import Case, run_case, whole_json
 
 FAST = ("--set", "data.limit=48", "--batch-size", "16", "--eval", "none", "--precision", "fp32")
 TRAIN = ("train", "--plugin", "mnr", "--model", "{tiny}", *FAST)
@@ -233,7 +233,8 @@ def killed_run(tiny_model, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("killed")
     args = [a.format(tiny=tiny_model) for a in TRAIN]
     run = Background([*args, *RESUMABLE, "--output", str(folder / "out")])
-    run.wait_for((folder / ".out.partial" / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists, "checkpoint-2")
+    state = folder / ".out.partial" / "checkpoints" / "checkpoint-2" / "trainer_state.json"
+    run.wait_for(lambda: whole_json(state), "checkpoint-2")
     run.stop(signal.SIGKILL)
     return folder
 

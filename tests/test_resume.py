@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from faults import whole_json
 
 STEPS = ["--set", "data.limit=96", "--max-steps", "12", "--batch-size", "8", "--save-steps", "4", "--precision", "fp32",
          "--lr", "1e-3", "--set", "training.logging_steps=1", "--set", "eval.stsb.splits=[validation]"]
@@ -22,13 +23,15 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # the tiny model: 2 spinning threads are 
 
 
 def _killed_after_checkpoint(args: list[str], stage: Path, step: int = 4) -> None:
-    """Start `hubembed train ARGS` and SIGKILL it as soon as checkpoint-STEP is complete (no cleanup can run)."""
+    """Start `hubembed train ARGS` and SIGKILL it as soon as checkpoint-STEP is complete (no cleanup can run):
+    its trainer_state.json, which the trainer writes last, is there and whole (a kill mid-write leaves it cut short,
+    which --resume rightly refuses)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **ONE_THREAD}
     proc = subprocess.Popen([sys.executable, "-m", "hubembed", "train", *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     marker = stage / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json"
     deadline = time.time() + 300
-    while not marker.exists():
+    while not whole_json(marker):
         if proc.poll() is not None:
             pytest.fail(f"the run ended before checkpoint-{step} could be interrupted: {proc.stderr.read()[-2000:]}")
         assert time.time() < deadline, "no checkpoint after 300 s"
