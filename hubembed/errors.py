@@ -56,6 +56,15 @@ class UnfinishedRunError(HubembedError):
     """Training ended and the model is saved in the output folder, but a step after it (evaluation, card) failed."""
 
 
+def causes(exc: BaseException | None) -> list[BaseException]:
+    """`exc` and the exceptions it was raised from, outermost first (what a library's wrapper error hides)."""
+    seen: list[BaseException] = []
+    while exc is not None and all(exc is not e for e in seen):
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
 NOTHING_WRITTEN = "nothing was written to the output folder"  # what Ctrl-C says when no run was left behind
 
 

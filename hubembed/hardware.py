@@ -26,6 +26,18 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def cpu_model() -> str:
+    """e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Platinum 8480+' (what lscpu calls the model name)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def cpu_has_bf16() -> bool:
     """AMX or AVX512-BF16: bf16 matmuls run several times faster than fp32 here."""
     return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})

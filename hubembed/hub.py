@@ -31,7 +31,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects, validate_repo_id
 
-from hubembed.errors import HubError
+from hubembed.errors import HubError, causes
 
 try:  # huggingface_hub 2.x talks through httpx2; older releases used httpx
     from httpx2 import TransportError as _TransportError
@@ -398,17 +398,8 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _chain(exc: BaseException | None) -> list[BaseException]:
-    """`exc` and the exceptions it was raised from, outermost first."""
-    seen: list[BaseException] = []
-    while exc is not None and all(exc is not e for e in seen):
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return seen
-
-
 def _in_chain(exc: BaseException, kinds: type | tuple) -> BaseException | None:
-    return next((e for e in _chain(exc) if isinstance(e, kinds)), None)
+    return next((e for e in causes(exc) if isinstance(e, kinds)), None)
 
 
 def _describe(exc: BaseException, action: str, endpoint: str, anonymous: bool = False) -> str | None:
@@ -470,7 +461,7 @@ def _network_failure(exc: BaseException) -> str | None:
     (_commit_api.py, _wrapped_lfs_upload). Files upload in parallel, and the first connection error closes the
     shared HTTP client under the others (utils/_http.py, close_session), so the cause that reaches us may be that
     closed client rather than the network error itself."""
-    chain = _chain(exc)
+    chain = causes(exc)
     transport = _in_chain(exc, (_TransportError, ConnectionError, TimeoutError))
     lost = transport is None and _CLIENT_CLOSED in str(chain[-1])
     if transport is None and not lost:

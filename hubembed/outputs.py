@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterator
 
-from hubembed.errors import HubembedError, NoSpaceError, OutputExistsError
+from hubembed.errors import HubembedError, NoSpaceError, OutputExistsError, causes
 
 
 def check_output(out: Path, overwrite: bool) -> None:
@@ -147,15 +147,11 @@ def unwritable(out: Path, err: OSError) -> HubembedError:
 def no_space_on(err: BaseException, out: Path) -> Path | None:
     """The mount point of the file system that filled up, if that is why `err` happened (in its chain, or, for the
     write errors of torch's serializer, which do not say why, an output file system left without space)."""
-    seen: list[BaseException] = []
-    cause: BaseException | None = err
-    while cause is not None and cause not in seen:
-        seen.append(cause)
+    for cause in causes(err):
         if (isinstance(cause, OSError) and cause.errno == errno.ENOSPC) or "No space left on device" in str(cause) \
                 or "(os error 28)" in str(cause):
             filename = getattr(cause, "filename", None)
             return mount_point(Path(filename) if isinstance(filename, str) else out)
-        cause = cause.__cause__ or cause.__context__
     if isinstance(err, (OSError, RuntimeError)) and shutil.disk_usage(existing(out)).free < 1 << 20:
         return mount_point(out)
     return None

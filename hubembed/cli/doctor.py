@@ -72,24 +72,13 @@ def machine() -> dict[str, Any]:
 
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return {
-        "cpu": _cpu_model(),
+        "cpu": hardware.cpu_model(),
         "cores": os.cpu_count(),
         "bf16_units": hardware.bf16_units(),
         "precision_auto": hardware.resolve_precision("auto"),
         "torch_threads": torch.get_num_threads(),
         "gpus": gpus,
     }
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def hub_status() -> dict[str, Any]:
