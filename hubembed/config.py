@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -288,10 +288,9 @@ def with_defaults(cfg: RunConfig, reg: Any = None) -> RunConfig:
     )
 
 
-def resolve(cfg: RunConfig, reg: Any = None, notify: Callable[[str], None] | None = None) -> ResolvedRun:
-    """Pin every plugin name and complete every params block; import plugin classes, never torch.
-
-    notify: where a superseded plugin version is said (once per process; default: stderr)."""
+def resolve(cfg: RunConfig, reg: Any = None) -> ResolvedRun:
+    """Pin every plugin name and complete every params block; import plugin classes, never torch. A superseded
+    plugin version is said once per process, on stderr."""
     from hubembed.registry import registry
 
     reg = reg or registry()
@@ -308,11 +307,11 @@ def resolve(cfg: RunConfig, reg: Any = None, notify: Callable[[str], None] | Non
         training=make_params(TrainingParams, cfg.training, "training"),
         output=cfg.output,
     )
-    _note_superseded(reg, run.steps(), notify)
+    _note_superseded(reg, run.steps())
     return run
 
 
-def resolve_data(steps: tuple[Step, ...], reg: Any = None, notify: Callable[[str], None] | None = None) -> list[ResolvedStep]:
+def resolve_data(steps: tuple[Step, ...], reg: Any = None) -> list[ResolvedStep]:
     """Pin the names and complete the params of data steps alone (`hubembed data build`)."""
     from hubembed.registry import registry
 
@@ -320,14 +319,14 @@ def resolve_data(steps: tuple[Step, ...], reg: Any = None, notify: Callable[[str
         raise ConfigError("no data steps: pass --data NAME|PATH (e.g. --data nli --data hard-negatives)")
     reg = reg or registry()
     resolved = [_resolve_step(reg, "data", s, f"data.{i}") for i, s in enumerate(steps)]
-    _note_superseded(reg, resolved, notify)
+    _note_superseded(reg, resolved)
     return resolved
 
 
 _NOTED: set[tuple[str, str]] = set()  # (kind, pinned name) of superseded plugins already said in this process
 
 
-def _note_superseded(reg: Any, steps: list[ResolvedStep], notify: Callable[[str], None] | None) -> None:
+def _note_superseded(reg: Any, steps: list[ResolvedStep]) -> None:
     """A run may pin an older version on purpose (reproducing a run), so this is a notice, not an error."""
     for step in steps:
         info = step.info
@@ -336,7 +335,7 @@ def _note_superseded(reg: Any, steps: list[ResolvedStep], notify: Callable[[str]
         note = reg.superseded_note(info)
         if note is not None:
             _NOTED.add((info.kind, info.name))
-            (notify or _stderr_note)(f"note: {info.name} is {note}; this run uses {info.name} as pinned")
+            _stderr_note(f"note: {info.name} is {note}; this run uses {info.name} as pinned")
 
 
 def _stderr_note(message: str) -> None:
