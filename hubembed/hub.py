@@ -52,6 +52,7 @@ __all__ = [
     "list_models_with_cards",
     "make_api",
     "pull",
+    "read_card",
     "push_folder",
     "resolve_endpoint",
     "resolve_token",
@@ -195,7 +196,7 @@ def push_folder(
     if create_pr and revision not in (None, constants.DEFAULT_REVISION):
         raise HubError("a pull request is always opened against main: drop --revision, or drop --create-pr")
     endpoint = resolve_endpoint(endpoint)
-    card = readme if readme is not None else _read_card(folder)
+    card = readme if readme is not None else read_card(folder)
     if card is not None:
         validate_card(card, repo_type=repo_type, endpoint=endpoint)
     api = HfApi(endpoint=endpoint, token=token)
@@ -226,7 +227,8 @@ def push_folder(
     )
 
 
-def _read_card(folder: Path) -> str | None:
+def read_card(folder: Path) -> str | None:
+    """The folder's README.md, or None if it has none."""
     path = folder / "README.md"
     return path.read_text(encoding="utf-8") if path.is_file() else None
 

@@ -195,7 +195,7 @@ def push_run(folder: Path, request: PushRequest, resolved: dict[str, str] | None
         readme = None  # None: push README.md as it is (--keep-card, or a folder that is no hubembed run)
         if not request.keep_card and (folder / RUN_FILE).is_file():
             readme = card.rendered(folder, repo_id=repo_id)  # the usage snippet names the repo; in memory for now
-        text = readme if readme is not None else _file_text(folder / card.CARD_FILE)
+        text = readme if readme is not None else hub.read_card(folder)
         if text is not None:
             card.check(text)  # locally first; the server's validate-yaml follows
         result = hub.push_folder(
@@ -203,7 +203,7 @@ def push_run(folder: Path, request: PushRequest, resolved: dict[str, str] | None
             revision=request.revision, create_pr=request.create_pr, commit_message=request.commit_message,
             readme=readme,
         )
-        if readme is not None and readme != _file_text(folder / card.CARD_FILE):
+        if readme is not None and readme != hub.read_card(folder):
             hub.write_atomically(folder / card.CARD_FILE, readme)  # pushed: the local card now matches the repo's
         hub.record_push(folder, result, where.endpoint)
         where_to = f"{result.repo_id}" + ("" if result.revision == "main" else f" ({result.revision})")
@@ -215,10 +215,6 @@ def push_run(folder: Path, request: PushRequest, resolved: dict[str, str] | None
         else:
             click.echo(f"Nothing to push: {where_to}{note} already holds this run (commit {result.commit_oid[:8]}).")
         return result
-
-
-def _file_text(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def push_or_explain(folder: Path, request: PushRequest) -> Any:
