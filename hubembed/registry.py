@@ -42,6 +42,11 @@ CODE_ENV = "HUBEMBED_CODE"  # local plugin files, os.pathsep-separated (set by -
 LOCAL_OWNER = "local"
 LOCAL_PREFIX = "file:"  # distribution of a plugin from a local file: file:/abs/path.py
 
+# The built-ins the core falls back on (the only place the core names a built-in plugin):
+DEFAULT_TRAINER = "full"  # a run that names no trainer
+DEFAULT_EVALUATORS = ("stsb",)  # `hubembed eval MODEL` with no evaluator flag
+OLD_SPELLINGS = {"cached_mnr": "cached-mnr"}  # built-in short names before they were spelled with hyphens
+
 
 @dataclass
 class PluginInfo:
@@ -105,6 +110,17 @@ class PluginInfo:
     def is_local(self) -> bool:
         """Registered from a local file (--code), not from an installed distribution."""
         return self.distribution.startswith(LOCAL_PREFIX)
+
+
+def current_spelling(name: str) -> str:
+    """A built-in's name as spelled today: `cached_mnr`, `hubembed.cached_mnr.v1` -> `cached-mnr`, ... (old run
+    files keep resolving)."""
+    parts = name.split(".")
+    at = 0 if len(parts) == 1 else 1 if parts[0] == RESERVED_OWNER else None
+    if at is None or parts[at] not in OLD_SPELLINGS:
+        return name
+    parts[at] = OLD_SPELLINGS[parts[at]]
+    return ".".join(parts)
 
 
 def _validate(kind: str, cls: Any) -> None:
@@ -305,6 +321,7 @@ class Registry:
     def _lookup(self, kind: str, name: str) -> list[PluginInfo]:
         """What `name` means among the plugins of `kind`: nothing, one plugin, or one per owner (ambiguous)."""
         plugins = self._by_kind[kind]
+        name = current_spelling(name)
         if name in plugins:
             return [plugins[name]]
         parts = name.split(".")

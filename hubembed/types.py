@@ -180,6 +180,19 @@ class Score:
         return f"{self.task}/{self.split}/{self.metric}"
 
 
+@dataclass(frozen=True)
+class Flag:
+    """A command-line flag a plugin adds to `hubembed train` (trainers) or `hubembed eval` (evaluators), so the
+    core names no plugin: `Flag("--merge", "also write merged/", param="merge")` sets the trainer's `merge` param
+    to true; `Flag("--mteb", "MTEB tasks", param="tasks", metavar="TASK,...")` takes a value. On an evaluator the
+    first flag chooses the evaluator; its other flags need the first one."""
+
+    name: str  # e.g. "--merge"
+    help: str
+    param: str | None = None  # the param it sets; None: the flag only chooses the plugin
+    metavar: str | None = None  # None: an on/off flag (the param is set to true)
+
+
 class Plugin:
     """Base of every plugin: a `Params` dataclass (the config schema), a one-line summary, an optional citation.
 
@@ -193,6 +206,7 @@ class Plugin:
     citation: ClassVar[str | None] = None
     name: str = ""  # set on the instance by the registry: the pinned name it was created under
     superseded_by: ClassVar[str | None] = None  # e.g. "acme.focal.v2": listed next to this version
+    flags: ClassVar[tuple[Flag, ...]] = ()  # command-line flags it adds (trainers and evaluators)
 
     def __init__(self, params: Any = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -217,6 +231,13 @@ class DataBuilder(Plugin):
     consumes: ClassVar[tuple[str, ...] | None] = None
     produces: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def reads_file(cls, path: Path) -> tuple[int, dict[str, Any]] | None:
+        """Whether `--data PATH` should go to this (source) builder: (how surely, the params that read it), where 2
+        means the file is surely its kind (e.g. it has NLI labels) and 1 that it can read it; None: not its file.
+        The surest builder gets the file; a tie is an error that names both."""
+        return None
+
     def build(self, ctx: BuildContext, upstream: DatasetDict | None) -> DatasetDict:
         """Return a DatasetDict with a "train" split whose columns are `SHAPES[ctx.shape]`."""
         raise NotImplementedError
@@ -227,8 +248,8 @@ class Loss(Plugin):
 
     kind = "loss"
     expects: ClassVar[tuple[str, ...]] = ()
-    default_data: ClassVar[tuple[str, ...]] = ("nli",)
-    default_eval: ClassVar[tuple[str, ...]] = ("stsb",)
+    default_data: ClassVar[tuple[str, ...]] = ()  # the data chain `--plugin NAME` alone trains on
+    default_eval: ClassVar[tuple[str, ...]] = ()  # and the evaluators it scores with
     in_batch_negatives: ClassVar[bool] = False  # True: batches must not repeat a text (false negatives)
 
     @property
@@ -244,6 +265,12 @@ class Loss(Plugin):
     def build(self, model: SentenceTransformer) -> nn.Module:
         raise NotImplementedError
 
+    @classmethod
+    def with_mini_batch(cls, params: dict[str, Any], size: int) -> tuple[str | None, dict[str, Any]] | None:
+        """What `--mini-batch-size N` turns this loss (with these params) into: (plugin name, params) of the same
+        objective embedded N texts at a time (GradCache), the name None for itself; None if it has no such form."""
+        return None
+
     def num_labels(self) -> int | None:
         """How many classes the pair-class labels it trains on may take (0 to N-1), so data builders check them
         before any model loads; None: the loss sets no bound (or reads no labels)."""
@@ -256,14 +283,29 @@ class Loss(Plugin):
 
 
 class Trainer(Plugin):
+    """How the model is optimised. The core's runner (`hubembed.training.run`) does the rest: trainer arguments
+    from the run, precision, length-grouped batches, checkpoints, resume, several processes. A trainer says only
+    what differs: `prepare_model` (e.g. add an adapter), `arguments` (e.g. its own learning rate), `save`."""
+
     kind = "trainer"
 
     def prepare_model(self, model: SentenceTransformer) -> SentenceTransformer:
         """Change the model before training (e.g. add a LoRA adapter)."""
         return model
 
+    def arguments(self, job: TrainJob) -> dict[str, Any]:
+        """SentenceTransformerTrainingArguments values that differ from the run's. The default: every param whose
+        name is a training argument (weight_decay, max_grad_norm, ...), so such a param needs no code."""
+        from hubembed.training import argument_names
+
+        names = argument_names()
+        return {f.name: getattr(self.params, f.name) for f in dataclasses.fields(self.params) if f.name in names}
+
     def train(self, job: TrainJob) -> TrainResult:
-        raise NotImplementedError
+        """Train `job.model` in place; the default runs the core's runner with `arguments(job)`."""
+        from hubembed.training import run
+
+        return run(job, self.arguments(job))
 
     def save(self, job: TrainJob, folder: Path) -> dict[str, Any]:
         """Write the trained `job.model` into `folder` (called on the main process only, after evaluation); return
@@ -277,6 +319,15 @@ class Evaluator(Plugin):
 
     def evaluate(self, model: SentenceTransformer, ctx: EvalContext) -> list[Score]:
         raise NotImplementedError
+
+    def headline(self, scores: list[Score]) -> Score | None:
+        """The one score of `scores` (its own) that the summary and the card lead with; default: the first `main`."""
+        return next((s for s in scores if s.main), None)
+
+    def figures(self, model: SentenceTransformer, folder: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]:
+        """Draw the trained model's figures for the card into `folder`: {key: {"file": name in folder, ...facts}}
+        (JSON values, kept in the run record). Called once, after training; default: none."""
+        return {}
 
 
 BASES: dict[str, type[Plugin]] = {"data": DataBuilder, "loss": Loss, "trainer": Trainer, "evaluator": Evaluator}

@@ -104,9 +104,7 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
             raise
         raise UnfinishedRunError(f"{err}; then push it with `{push.retry_command(Path(run.output), None)}`") from err
     _summary(outcome)
-    from hubembed.hub import is_main_process
-
-    if push is not None and is_main_process():  # saved locally first; only rank 0 of a multi-process run pushes
+    if push is not None and launch.is_main_process():  # saved locally first; only rank 0 of a multi-process run pushes
         push_or_explain(outcome.output, push)
 
 

@@ -28,6 +28,8 @@ class CachedMNRLoss(Loss):
     summary = "MNR with GradCache: in-batch negatives of a big batch, embedded in mini-batches at fixed memory"
     Params = Params
     expects = ("n-tuple", "triplet", "pair")  # n-tuple: triplets with more mined negatives (hard-negatives)
+    default_data = ("nli",)
+    default_eval = ("stsb",)
     in_batch_negatives = True
     citation = """@misc{gao2021scaling,
     title = {Scaling Deep Contrastive Learning Batch Size under Memory Limited Setup},
@@ -46,6 +48,10 @@ class CachedMNRLoss(Loss):
             mini_batch_size=self.params.mini_batch_size,
             gather_across_devices=self.params.gather_across_devices and distributed,
         )
+
+    @classmethod
+    def with_mini_batch(cls, params: dict[str, Any], size: int) -> tuple[None, dict[str, Any]]:
+        return None, {**params, "mini_batch_size": size}  # itself, with the new size
 
     def negatives_per_anchor(self, batch_size: int, processes: int, columns: int) -> int:
         return negatives_per_anchor(batch_size, processes, columns, self.params.gather_across_devices)

@@ -17,6 +17,8 @@ class CosineLoss(Loss):
     summary = "Cosine similarity loss: MSE between cos(u, v) and a 0-1 score (entailment = 1, else 0 from NLI)"
     Params = Params
     expects = ("pair-score",)
+    default_data = ("nli",)
+    default_eval = ("stsb",)
     citation = """@inproceedings{reimers-2019-sentence-bert,
     title = "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks",
     author = "Reimers, Nils and Gurevych, Iryna",

@@ -20,6 +20,8 @@ class MNRLoss(Loss):
     summary = "Multiple negatives ranking loss (InfoNCE): in-batch negatives plus hard negatives from triplets"
     Params = Params
     expects = ("n-tuple", "triplet", "pair")  # n-tuple: triplets with more mined negatives (hard-negatives)
+    default_data = ("nli",)
+    default_eval = ("stsb",)
     in_batch_negatives = True
     citation = """@misc{henderson2017efficient,
     title = {Efficient Natural Language Response Suggestion for Smart Reply},
@@ -35,6 +37,11 @@ class MNRLoss(Loss):
         return MultipleNegativesRankingLoss(
             model, scale=self.params.scale, gather_across_devices=self.params.gather_across_devices and distributed
         )
+
+    @classmethod
+    def with_mini_batch(cls, params: dict[str, Any], size: int) -> tuple[str, dict[str, Any]]:
+        """The same loss with GradCache: cached-mnr (scale and gathering carry over)."""
+        return "cached-mnr", {**params, "mini_batch_size": size}
 
     def negatives_per_anchor(self, batch_size: int, processes: int, columns: int) -> int:
         return negatives_per_anchor(batch_size, processes, columns, self.params.gather_across_devices)

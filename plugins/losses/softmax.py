@@ -18,6 +18,8 @@ class SoftmaxLoss(Loss):
     summary = "Softmax loss (SBERT): classify entailment / neutral / contradiction from (u, v, |u-v|)"
     Params = Params
     expects = ("pair-class",)
+    default_data = ("nli",)
+    default_eval = ("stsb",)
     citation = """@inproceedings{reimers-2019-sentence-bert,
     title = "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks",
     author = "Reimers, Nils and Gurevych, Iryna",
