@@ -2,7 +2,7 @@
 / 1024 triplets (run by hand, not in CI).
 
 Each configuration runs in a fresh process through hubembed's own pieces (config -> data chain -> the `full`
-trainer plugin with the `mnr` or `cached_mnr` loss plugin), NLI triplets from ../shared/data/nli, `--steps` optimizer
+trainer plugin with the `mnr` or `cached-mnr` loss plugin), NLI triplets from ../shared/data/nli, `--steps` optimizer
 steps, precision `auto` (bf16 on AMX CPUs). Peak memory is the process's peak resident set size while training
 (VmHWM, reset just before the first step), minus the resident size at that moment: what training itself adds.
 
@@ -58,7 +58,7 @@ def one(model_path: str, batch: int, mini: int, steps: int) -> dict:
     from hubembed.pipeline import build_data
     from hubembed.types import TrainingParams, TrainJob
 
-    loss = cfgmod.Step("cached_mnr", {"mini_batch_size": mini}) if mini else cfgmod.Step("mnr")
+    loss = cfgmod.Step("cached-mnr", {"mini_batch_size": mini}) if mini else cfgmod.Step("mnr")
     cfg = cfgmod.RunConfig(loss=loss, data=(cfgmod.Step("nli", {"source": str(NLI), "limit": batch * steps}),))
     run = cfgmod.resolve(cfg)
     rows, _ = build_data(run, compat.check(run), model_path, log=lambda m: None)

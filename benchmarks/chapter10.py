@@ -131,7 +131,7 @@ def run_recipe(raw: dict, log_file) -> dict:
     run = cfgmod.resolve(cfgmod.from_dict(raw, "chapter10"))
     started = time.time()
     outcome = pipeline.train(run, overwrite=True, log=log)
-    m = outcome.metrics
+    m = outcome.record.to_dict()
     scores = {}
     for label in ("base", "trained"):
         scores[label] = {f"{s['split']}/{s['metric']}": round(s["value"], 4) for s in m["scores"][label]}

@@ -4,10 +4,15 @@
 
 - the contract: `Plugin`, `DataBuilder`, `Loss`, `Trainer`, `Evaluator`, their contexts and results, `Flag`,
   `SHAPES`, `TrainingParams`;
-- errors a plugin raises: `ConfigError`, `DataError`, `PluginError` (one line each, shown without a traceback);
-- data-file readers (`read_files`, `read_rows`, `columns_of`, `read_sentences`, `pick_column`) and the data
-  shipped with hubembed (`NLI_SAMPLE`, `STSB`, `read_stsb`);
-- the training runner (`run_training`, `training_arguments`): what the built-in trainers train with;
+- errors a plugin raises: `ConfigError`, `DataError`, `ModelLoadError`, `PluginError` (one line each, shown
+  without a traceback);
+- data-file readers (`read_files`, `read_rows`, `columns_of`, `read_sentences`, `pick_column`, `FileRows`) and the
+  data shipped with hubembed (`NLI_SAMPLE`, `read_nli_sample`, `nli_sample_sentences`, `STSB`, `read_stsb`);
+- the hardware and the Hub as plugins see them: `resolve_precision("auto")`, `hub_unreachable()` (why the Hub
+  cannot be reached, for offline fallbacks, or None);
+- the training runner: `train(job, trainer)` trains as a run does (the trainer's own `train()`, else the core's
+  runner `run_training(job, overrides)` with `trainer_arguments(job, trainer)`), `training_arguments(job, overrides)`;
+- figures for the card (`draw_scatter` into the `ASSETS` folder): what an evaluator's `figures()` draws with;
 - testing helpers (`check_plugin`, `tiny_model_path`, `tiny_dataset`, ...), the same as `hubembed.testing`.
 
 Importing it is cheap: torch, sentence-transformers and the test kit load on first use of the names that need them.
@@ -18,11 +23,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from hubembed.bundled import NLI_SAMPLE, STSB, read_stsb
-from hubembed.datafiles import FORMATS, columns_of, files_in, pick_column, read_files, read_rows, read_sentences
-from hubembed.errors import ConfigError, DataError, HubembedError, PluginError
+from hubembed.bundled import NLI_SAMPLE, STSB, nli_sample_sentences, read_nli_sample, read_stsb
+from hubembed.datafiles import (
+    FORMATS,
+    FileRows,
+    columns_of,
+    files_in,
+    pick_column,
+    read_files,
+    read_rows,
+    read_sentences,
+)
+from hubembed.errors import ConfigError, DataError, HubembedError, ModelLoadError, PluginError
+from hubembed.hardware import resolve_precision
 from hubembed.types import (
     KINDS,
+    SBERT_CITATION,
     SHAPES,
     BuildContext,
     DataBuilder,
@@ -42,8 +58,14 @@ from hubembed.types import (
 )
 
 _LAZY = {
+    "hub_unreachable": ("hubembed.hub", "unreachable"),  # why the Hub cannot be reached (offline fallbacks), or None
+    "hub_offline": ("hubembed.hub", "offline"),
     "run_training": ("hubembed.training", "run"),
     "training_arguments": ("hubembed.training", "arguments"),
+    "train": ("hubembed.training", "train"),  # how a run trains a trainer plugin (its own train(), else the runner)
+    "trainer_arguments": ("hubembed.training", "trainer_arguments"),
+    "draw_scatter": ("hubembed.plots", "stsb_scatter"),  # figures an evaluator draws for the card
+    "ASSETS": ("hubembed.plots", "ASSETS"),
 }
 _TESTING = (
     "build_tiny_model", "tiny_model_path", "tiny_rows", "tiny_dataset", "tiny_dataset_dict", "write_tiny_file",
@@ -53,13 +75,21 @@ _TESTING = (
 
 __all__ = sorted(
     [
-        "NLI_SAMPLE", "STSB", "read_stsb", "FORMATS", "columns_of", "files_in", "pick_column", "read_files",
-        "read_rows", "read_sentences", "ConfigError", "DataError", "HubembedError", "PluginError", "KINDS", "SHAPES",
-        "BuildContext", "DataBuilder", "EvalContext", "Evaluator", "Flag", "Loss", "NoParams", "Plugin", "Score",
+        "NLI_SAMPLE", "STSB", "read_stsb", "read_nli_sample", "nli_sample_sentences", "FORMATS", "FileRows",
+        "columns_of", "files_in", "pick_column", "read_files", "read_rows", "read_sentences", "ConfigError",
+        "DataError", "HubembedError", "ModelLoadError", "PluginError", "resolve_precision", "hub_unreachable", "hub_offline", "KINDS", "SBERT_CITATION", "SHAPES",
+        "create_plugin", "BuildContext", "DataBuilder", "EvalContext", "Evaluator", "Flag", "Loss", "NoParams", "Plugin", "Score",
         "Trainer", "TrainingParams", "TrainJob", "TrainResult", "param_help", "shape_columns",
         *_LAZY, *_TESTING,
     ]
 )
+
+
+def create_plugin(kind: str, name: str, params: Any = None) -> Plugin:
+    """An instance of an installed plugin by name (`create_plugin("loss", "mnr")`), e.g. a loss a trainer test trains with."""
+    from hubembed.registry import registry
+
+    return registry().create(kind, name, params)
 
 
 def __getattr__(name: str) -> Any:

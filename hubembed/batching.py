@@ -5,7 +5,7 @@ tokens a step computes are padding. Sorting rows by length inside shuffled "mega
 `group_by_length` does, which sentence-transformers' own batch samplers bypass) and then shuffling the batches keeps
 the data order random at the scale that matters while cutting the padding. Written here because no library offers
 it for sentence-transformers, and it must also keep `NoDuplicatesBatchSampler`'s promise for in-batch-negative
-losses: no text twice in a batch. Part of the trainer API.
+losses: no text twice in a batch. The core's runner (hubembed.training) trains every trainer plugin with it.
 """
 
 from __future__ import annotations

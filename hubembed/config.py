@@ -1,6 +1,6 @@
 """Run configuration: YAML file + CLI flags + `--set key=value` overrides -> a resolved, pinned run.
 
-`RunConfig` is what the user asked for (names may be aliases, params partial). `resolve()` turns it into a
+`RunConfig` is what the user asked for (names may be short, params partial). `resolve()` turns it into a
 `ResolvedRun`: pinned plugin names with distribution and version, full params with defaults, plugin instances.
 `ResolvedRun.to_dict()` is what `hubembed_run.yaml` holds; loading that file reproduces the run.
 """
@@ -12,22 +12,22 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
-from hubembed.errors import ConfigError
+from hubembed.errors import ConfigError, HubembedError
+from hubembed.registry import DEFAULT_TRAINER, defaults_of
 from hubembed.types import Plugin, TrainingParams
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-DEFAULT_TRAINER = "full"
 RUN_FILE = "hubembed_run.yaml"
 TOP_KEYS = ("model", "loss", "data", "trainer", "eval", "training", "output")
 
 
 @dataclass(frozen=True)
 class Step:
-    """One plugin use: a name (alias or pinned) and its params as plain values."""
+    """One plugin use: a name (short, owner.short or pinned) and its params as plain values."""
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -84,18 +84,24 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
 
 
 def load(path: str | Path) -> RunConfig:
+    return from_dict(read_run_file(path), str(path))
+
+
+def read_run_file(path: str | Path) -> dict[str, Any]:
+    """A run config or `hubembed_run.yaml` as a mapping; one line naming the file when it cannot be read or parsed
+    (the one YAML reader of run files: `hubembed train --config`, `hubembed eval RUN_DIR`, the card)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read config {path}: {err.strerror}; check the path") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config {path}: {getattr(err, 'strerror', None) or err}; check the path") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"config {path} is not valid YAML{where}; fix the file") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"config {path} must be a YAML mapping (model:, loss:, data:, ...)")
-    return from_dict(raw, str(path))
+    return raw
 
 
 def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
@@ -136,7 +142,7 @@ def _override(cfg: RunConfig, key: str, value: Any) -> RunConfig:
     )
 
 
-def _alias(name: str) -> str:
+def _short(name: str) -> str:
     """The short name in `nli`, `acme.qa` or `acme.qa.v2`."""
     parts = name.split(".")
     return parts[1] if len(parts) > 1 else parts[0]
@@ -149,7 +155,7 @@ def _override_steps(steps: tuple[Step, ...], head: str, rest: str, value: Any) -
         if selector.isdigit() and int(selector) < len(steps):
             index = int(selector)
         else:
-            hits = [i for i, s in enumerate(steps) if selector in (s.name, _alias(s.name))]
+            hits = [i for i, s in enumerate(steps) if selector in (s.name, _short(s.name))]
             index = hits[0] if len(hits) == 1 else None
     if index is None:
         if len(steps) != 1:
@@ -280,24 +286,24 @@ def with_defaults(cfg: RunConfig, reg: Any = None) -> RunConfig:
 
     if cfg.loss is None:
         raise ConfigError("no loss chosen: pass --plugin NAME (see `hubembed plugins list --kind loss`)")
-    loss_cls = (reg or registry()).resolve("loss", cfg.loss.name).load()
+    default_data, default_eval = defaults_of((reg or registry()).resolve("loss", cfg.loss.name).load())
     return dataclasses.replace(
         cfg,
-        data=cfg.data if cfg.data is not None else tuple(Step(n) for n in loss_cls.default_data),
-        eval=cfg.eval if cfg.eval is not None else tuple(Step(n) for n in loss_cls.default_eval),
+        data=cfg.data if cfg.data is not None else tuple(Step(n) for n in default_data),
+        eval=cfg.eval if cfg.eval is not None else tuple(Step(n) for n in default_eval),
     )
 
 
-def resolve(cfg: RunConfig, reg: Any = None) -> ResolvedRun:
+def resolve(cfg: RunConfig, reg: Any = None, say: Callable[[str], None] | None = None) -> ResolvedRun:
     """Pin every plugin name and complete every params block; import plugin classes, never torch. A superseded
-    plugin version is said once per process, on stderr."""
+    plugin version is said once per process, with `say` (default: on stderr)."""
     from hubembed.registry import registry
 
     reg = reg or registry()
     cfg = with_defaults(cfg, reg)
     assert cfg.loss is not None and cfg.data is not None and cfg.eval is not None
     if not cfg.data:
-        raise ConfigError("no data steps: pass --data NAME|PATH (e.g. --data nli)")
+        raise ConfigError("no data steps: pass --data NAME|PATH (see `hubembed plugins list --kind data`)")
     run = ResolvedRun(
         model=cfg.model,
         loss=_resolve_step(reg, "loss", cfg.loss, "loss"),
@@ -307,26 +313,26 @@ def resolve(cfg: RunConfig, reg: Any = None) -> ResolvedRun:
         training=make_params(TrainingParams, cfg.training, "training"),
         output=cfg.output,
     )
-    _note_superseded(reg, run.steps())
+    _note_superseded(reg, run.steps(), say)
     return run
 
 
-def resolve_data(steps: tuple[Step, ...], reg: Any = None) -> list[ResolvedStep]:
+def resolve_data(steps: tuple[Step, ...], reg: Any = None, say: Callable[[str], None] | None = None) -> list[ResolvedStep]:
     """Pin the names and complete the params of data steps alone (`hubembed data build`)."""
     from hubembed.registry import registry
 
     if not steps:
-        raise ConfigError("no data steps: pass --data NAME|PATH (e.g. --data nli --data hard-negatives)")
+        raise ConfigError("no data steps: pass --data NAME|PATH, a source and then any transforms (see `hubembed plugins list --kind data`)")
     reg = reg or registry()
     resolved = [_resolve_step(reg, "data", s, f"data.{i}") for i, s in enumerate(steps)]
-    _note_superseded(reg, resolved)
+    _note_superseded(reg, resolved, say)
     return resolved
 
 
 _NOTED: set[tuple[str, str]] = set()  # (kind, pinned name) of superseded plugins already said in this process
 
 
-def _note_superseded(reg: Any, steps: list[ResolvedStep]) -> None:
+def _note_superseded(reg: Any, steps: list[ResolvedStep], say: Callable[[str], None] | None) -> None:
     """A run may pin an older version on purpose (reproducing a run), so this is a notice, not an error."""
     for step in steps:
         info = step.info
@@ -335,16 +341,13 @@ def _note_superseded(reg: Any, steps: list[ResolvedStep]) -> None:
         note = reg.superseded_note(info)
         if note is not None:
             _NOTED.add((info.kind, info.name))
-            _stderr_note(f"note: {info.name} is {note}; this run uses {info.name} as pinned")
+            (say or _stderr)(f"note: {info.name} is {note}; this run uses {info.name} as pinned")
 
 
-def _stderr_note(message: str) -> None:
+def _stderr(message: str) -> None:
     import sys
 
-    from hubembed import launch
-
-    if not launch.launched():  # the ranks of a multi-process run: the launcher said it before starting them
-        print(message, file=sys.stderr)
+    print(message, file=sys.stderr)
 
 
 def resolve_evaluators(raw: Any, reg: Any = None) -> list[ResolvedStep]:
@@ -372,21 +375,39 @@ def _resolve_step(reg: Any, kind: str, step: Step, where: str) -> ResolvedStep:
 
 # --- CLI shorthands ----------------------------------------------------------------------------------------------
 
-NLI_COLUMNS = {"label", "gold_label"}
+def data_step(arg: str, reg: Any = None) -> Step:
+    """`--data NAME` is a plugin; `--data PATH` is a local file or folder, read by the source builder that claims it
+    most surely (`DataBuilder.reads_file`: e.g. NLI-labelled files, plain text files, any pairs file)."""
+    from hubembed.registry import registry
+
+    if not Path(arg).exists():
+        return Step(arg)
+    claims = []
+    reg = reg or registry()
+    for info in reg.infos("data"):
+        if info.error is None and info.load().consumes is None:
+            claim = info.load().reads_file(Path(arg))
+            if claim is not None:
+                claims.append((claim[0], info, claim[1]))
+    if not claims:
+        raise ConfigError(f"no installed data builder reads {arg}; name one with --data NAME (see `hubembed plugins list --kind data`)")
+    surest = max(rank for rank, _, _ in claims)
+    best = [(info, params) for rank, info, params in claims if rank == surest]
+    if len(best) > 1:
+        names = " and ".join(info.short for info, _ in best)
+        raise ConfigError(f"both {names} read {arg}; name one with --data NAME and give the file with --set data.PARAM={arg}")
+    info, params = best[0]
+    return Step(_shortest_name(reg, info), params)
 
 
-def data_step(arg: str) -> Step:
-    """`--data NAME` is a plugin; `--data PATH` is a local file: NLI-labelled files go to nli, plain text files
-    (one sentence per line) to denoise (TSDAE), others to pairs."""
-    if Path(arg).is_file() and Path(arg).name.endswith((".txt", ".txt.gz")):
-        return Step("denoise", {"source": arg})
-    if Path(arg).exists():
-        from hubembed.datafiles import columns_of
-
-        if NLI_COLUMNS & set(columns_of(arg)):
-            return Step("nli", {"source": arg})
-        return Step("pairs", {"path": arg})
-    return Step(arg)
+def _shortest_name(reg: Any, info: Any) -> str:
+    """The short name if it resolves to `info` (built-ins, unique names), else owner.short."""
+    try:
+        if reg.resolve(info.kind, info.short).name.rsplit(".v", 1)[0] == info.name.rsplit(".v", 1)[0]:
+            return info.short
+    except HubembedError:
+        pass  # ambiguous among owners: owner.short says which
+    return f"{info.owner}.{info.short}"
 
 
 def eval_step(arg: str) -> Step:

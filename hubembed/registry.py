@@ -44,7 +44,8 @@ LOCAL_PREFIX = "file:"  # distribution of a plugin from a local file: file:/abs/
 
 # The built-ins the core falls back on (the only place the core names a built-in plugin):
 DEFAULT_TRAINER = "full"  # a run that names no trainer
-DEFAULT_EVALUATORS = ("stsb",)  # `hubembed eval MODEL` with no evaluator flag
+DEFAULT_DATA = ("nli",)  # a loss that names no default data chain
+DEFAULT_EVALUATORS = ("stsb",)  # a loss that names no default evaluators; `hubembed eval MODEL` with no evaluator flag
 OLD_SPELLINGS = {"cached_mnr": "cached-mnr"}  # built-in short names before they were spelled with hyphens
 
 
@@ -112,6 +113,13 @@ class PluginInfo:
         return self.distribution.startswith(LOCAL_PREFIX)
 
 
+def defaults_of(loss_cls: type[Plugin]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The data chain and evaluators a loss trains and scores with when the run names none."""
+    data = loss_cls.default_data  # type: ignore[attr-defined]
+    evaluators = loss_cls.default_eval  # type: ignore[attr-defined]
+    return (DEFAULT_DATA if data is None else tuple(data)), (DEFAULT_EVALUATORS if evaluators is None else tuple(evaluators))
+
+
 def current_spelling(name: str) -> str:
     """A built-in's name as spelled today: `cached_mnr`, `hubembed.cached_mnr.v1` -> `cached-mnr`, ... (old run
     files keep resolving)."""
@@ -144,8 +152,8 @@ def _validate(kind: str, cls: Any) -> None:
         unknown = [s for s in cls.consumes if s not in SHAPES]
         if unknown:
             raise PluginError(f"{cls.__name__}.consumes names unknown shapes {unknown}")
-    method = {"data": "build", "loss": "build", "trainer": "train", "evaluator": "evaluate"}[kind]
-    if getattr(cls, method) is getattr(base, method):
+    method = {"data": "build", "loss": "build", "evaluator": "evaluate"}.get(kind)  # a trainer may use the core's runner
+    if method and getattr(cls, method) is getattr(base, method):
         raise PluginError(f"{cls.__name__} does not implement {method}()")
 
 
@@ -364,10 +372,10 @@ class Registry:
             raise UnknownPluginError(f"unknown plugin {name!r}: local.* plugins come from a file; pass --code FILE.py")
         kinds_of: dict[str, list[str]] = {}
         for info in self.infos():
-            for alias in (info.short, f"{info.owner}.{info.short}", info.name):
-                kinds_of.setdefault(alias, [])
-                if info.kind not in kinds_of[alias]:
-                    kinds_of[alias].append(info.kind)
+            for spelling in (info.short, f"{info.owner}.{info.short}", info.name):
+                kinds_of.setdefault(spelling, [])
+                if info.kind not in kinds_of[spelling]:
+                    kinds_of[spelling].append(info.kind)
         close = difflib.get_close_matches(name, sorted(kinds_of), n=1)
         hint = f"did you mean {close[0]!r} ({', '.join(kinds_of[close[0]])})? " if close else ""
         raise UnknownPluginError(f"unknown plugin {name!r}: {hint}see `hubembed plugins list`")
@@ -391,9 +399,9 @@ class Registry:
             self.resolve(info.kind, newer)
         except UnknownPluginError:
             return f"superseded by {newer} (not installed here)"
-        alias = f"{info.owner}.{info.short}"
-        same_name = newer.rsplit(".v", 1)[0] == alias
-        return f"superseded by {newer} (installed; `{alias}` resolves to it)" if same_name else f"superseded by {newer} (installed)"
+        owner_short = f"{info.owner}.{info.short}"
+        same_name = newer.rsplit(".v", 1)[0] == owner_short
+        return f"superseded by {newer} (installed; `{owner_short}` resolves to it)" if same_name else f"superseded by {newer} (installed)"
 
     def _unknown_message(self, kind: str, name: str) -> str:
         names = sorted({i.short for i in self._by_kind[kind].values()} | set(self._by_kind[kind]))

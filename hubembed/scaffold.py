@@ -52,7 +52,7 @@ PARAMS_DOC = {
 class PluginNames:
     kind: str
     owner: str
-    short: str  # the middle part of the pinned name, and its alias
+    short: str  # the middle part of the pinned name (its short name)
     thing: str  # NAME without a leading hubembed-
 
     @property
@@ -97,13 +97,13 @@ def names(kind: str, name: str, owner: str | None = None) -> PluginNames:
 
 
 def _usage(n: PluginNames) -> str:
-    alias = f"{n.owner}.{n.short}"
+    owner_short = f"{n.owner}.{n.short}"
     return {
-        "data": f"hubembed train --plugin mnr --data {alias} --set data.path=faq.jsonl",
-        "loss": f"hubembed train --plugin {alias}                      # its default data (nli) and eval (stsb)\n"
-        f"hubembed train --plugin {alias} --set loss.scale=30 --data pairs.csv",
-        "trainer": f"hubembed train --plugin mnr --trainer {alias} --set trainer.freeze_embeddings=false",
-        "evaluator": f"hubembed train --plugin mnr --eval stsb --eval {alias}:pairs.csv    # NAME:VALUE sets its first param, path",
+        "data": f"hubembed train --plugin mnr --data {owner_short} --set data.path=faq.jsonl",
+        "loss": f"hubembed train --plugin {owner_short}                      # its default data (nli) and eval (stsb)\n"
+        f"hubembed train --plugin {owner_short} --set loss.scale=30 --data pairs.csv",
+        "trainer": f"hubembed train --plugin mnr --trainer {owner_short} --set trainer.freeze_embeddings=false",
+        "evaluator": f"hubembed train --plugin mnr --eval stsb --eval {owner_short}:pairs.csv    # NAME:VALUE sets its first param, path",
     }[n.kind]
 
 

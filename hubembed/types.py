@@ -18,6 +18,13 @@ if typing.TYPE_CHECKING:  # only for annotations
     from sentence_transformers import SentenceTransformer
     from torch import nn
 
+# Sentence-BERT, which every sentence-transformers model card cites (and losses from the SBERT paper cite as theirs)
+SBERT_CITATION = """@inproceedings{reimers-2019-sentence-bert,
+    title = "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks",
+    author = "Reimers, Nils and Gurevych, Iryna",
+    booktitle = "Proceedings of EMNLP-IJCNLP", year = "2019", url = "https://arxiv.org/abs/1908.10084"
+}"""
+
 # A shape names a dataset's columns, in the order sentence-transformers losses read them.
 SHAPES: dict[str, tuple[str, ...]] = {
     "pair": ("anchor", "positive"),
@@ -174,6 +181,7 @@ class Score:
     value: float
     revision: str | None = None
     main: bool = False  # the headline metric of its task and split
+    task_name: str | None = None  # the model-index task name, e.g. "MTEB SciFact" (default: task_type as words)
 
     @property
     def key(self) -> str:
@@ -248,8 +256,10 @@ class Loss(Plugin):
 
     kind = "loss"
     expects: ClassVar[tuple[str, ...]] = ()
-    default_data: ClassVar[tuple[str, ...]] = ()  # the data chain `--plugin NAME` alone trains on
-    default_eval: ClassVar[tuple[str, ...]] = ()  # and the evaluators it scores with
+    # the data chain `--plugin NAME` alone trains on, and the evaluators it scores with; None: hubembed's defaults
+    # (hubembed.registry.DEFAULT_DATA / DEFAULT_EVALUATORS)
+    default_data: ClassVar[tuple[str, ...] | None] = None
+    default_eval: ClassVar[tuple[str, ...] | None] = None
     in_batch_negatives: ClassVar[bool] = False  # True: batches must not repeat a text (false negatives)
 
     @property
@@ -283,9 +293,10 @@ class Loss(Plugin):
 
 
 class Trainer(Plugin):
-    """How the model is optimised. The core's runner (`hubembed.training.run`) does the rest: trainer arguments
-    from the run, precision, length-grouped batches, checkpoints, resume, several processes. A trainer says only
-    what differs: `prepare_model` (e.g. add an adapter), `arguments` (e.g. its own learning rate), `save`."""
+    """How the model is optimised. The core's runner (`hubembed.training`) trains: trainer arguments from the run,
+    precision, length-grouped batches, checkpoints, resume, several processes. A trainer says only what differs:
+    `prepare_model` (e.g. add an adapter), `arguments` (e.g. its own learning rate), `save`; every param named
+    like a training argument (weight_decay, max_grad_norm, ...) is passed as one without any code."""
 
     kind = "trainer"
 
@@ -294,24 +305,25 @@ class Trainer(Plugin):
         return model
 
     def arguments(self, job: TrainJob) -> dict[str, Any]:
-        """SentenceTransformerTrainingArguments values that differ from the run's. The default: every param whose
-        name is a training argument (weight_decay, max_grad_norm, ...), so such a param needs no code."""
-        from hubembed.training import argument_names
-
-        names = argument_names()
-        return {f.name: getattr(self.params, f.name) for f in dataclasses.fields(self.params) if f.name in names}
+        """SentenceTransformerTrainingArguments values that differ from the run's, besides the params named like
+        training arguments (the runner passes those itself); default: none."""
+        return {}
 
     def train(self, job: TrainJob) -> TrainResult:
-        """Train `job.model` in place; the default runs the core's runner with `arguments(job)`."""
-        from hubembed.training import run
-
-        return run(job, self.arguments(job))
+        """Only for a training loop of its own (then checkpoints and `job.resume_from` are the trainer's to honour);
+        a trainer that does not override it is trained by the core's runner (`hubembed.training.train`)."""
+        raise NotImplementedError
 
     def save(self, job: TrainJob, folder: Path) -> dict[str, Any]:
         """Write the trained `job.model` into `folder` (called on the main process only, after evaluation); return
         what metrics.json should say about the saved weights (merged into its `weights` entry)."""
         job.model.save(str(folder), create_model_card=False)
-        return {"format": "full"}
+        return {"format": "full-model"}
+
+    def weights_note(self, weights: dict[str, Any], folder: Path) -> str | None:
+        """One line for the summary after training about what `save()` wrote into `folder` (its `weights` facts),
+        when there is more to say than "the model is in folder/"; default: nothing."""
+        return None
 
 
 class Evaluator(Plugin):

@@ -50,7 +50,7 @@ def test_builtin_is_in_the_readme_plugin_table(info):
     row = next((r for r in rows if r.startswith(f"| `{info.name}` |")), None)
     assert row is not None, f"README.md: add a row `| \\`{info.name}\\` | \\`{info.short}\\` | {info.kind} | what it does |` to the plugin table"
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1] == f"`{info.short}`", f"README.md: the alias of {info.name} is `{info.short}`, the table says {cells[1]}"
+    assert cells[1] == f"`{info.short}`", f"README.md: the short name of {info.name} is `{info.short}`, the table says {cells[1]}"
     assert re.match(rf"{info.kind}\b", cells[2]), f"README.md: {info.name} is a {info.kind} plugin, the table says {cells[2]}"
 
 

@@ -8,6 +8,7 @@ from huggingface_hub import ModelCard
 from hubembed import card, plots
 from hubembed.config import RunConfig, Step, resolve
 from hubembed.errors import HubError
+from hubembed.record import RunRecord
 
 SBERT = "@inproceedings{reimers-2019-sentence-bert,\n  title = {Sentence-BERT},\n}"
 CPC = "@misc{oord2019representationlearningcontrastivepredictive,\n  title = {CPC},\n}"
@@ -58,12 +59,14 @@ def metrics():
             "train_datasets": [{"size": 1024, "columns": ["anchor", "positive", "negative"],
                                 "stats_table": "| | anchor |\n|:--|:--|\n| type | string |", "examples_table": None}],
             "hyperparameters": {"per_device_train_batch_size": 32, "bf16": True},
-            "dimensions": 384, "max_seq_length": 256, "architecture": "SentenceTransformer(...)"}},
+            "dimensions": 384, "max_seq_length": 256, "architecture": "SentenceTransformer(...)"},
+            "stsb_scatter": {"file": "assets/stsb_validation_scatter.png", "pairs": 1500, "spearman_cosine": 0.8746,
+                             "pearson_cosine": 0.8771}},
     }
 
 
 def test_card_metadata_holds_every_score_and_the_hub_fields(run, metrics, tmp_path):
-    path = card.write(tmp_path, run, metrics, repo_id="team/minilm-nli")
+    path = card.write(tmp_path, run, RunRecord.from_dict(metrics), repo_id="team/minilm-nli")
     loaded = ModelCard.load(path)
     meta = card.check(path.read_text())
     assert meta["pipeline_tag"] == "sentence-similarity" and meta["library_name"] == "sentence-transformers"
@@ -88,7 +91,7 @@ def test_card_metadata_holds_every_score_and_the_hub_fields(run, metrics, tmp_pa
 def test_card_body(run, metrics, tmp_path):
     (tmp_path / plots.SCATTER_PNG).parent.mkdir()
     plots.stsb_scatter([0.1, 0.5, 0.9], [0.0, 2.5, 5.0], tmp_path / plots.SCATTER_PNG)
-    text = card.write(tmp_path, run, metrics, repo_id="team/minilm-nli").read_text()
+    text = card.write(tmp_path, run, RunRecord.from_dict(metrics), repo_id="team/minilm-nli").read_text()
     body = text.split("\n---\n", 1)[1]
     # one paragraph: what it is and how it was made, with the headline before -> after
     assert "fine-tuned with the **hubembed.mnr.v1** loss plugin" in body
@@ -120,7 +123,7 @@ def test_card_without_repo_or_base_hub_id(run, metrics, tmp_path):
     metrics["base_model"] = {"id": str(tmp_path), "source": "local", "revision": None}
     del metrics["card"]
     metrics["train"]["log_history"] = []
-    text = card.write(tmp_path, {**run, "model": str(tmp_path)}, metrics).read_text()
+    text = card.write(tmp_path, {**run, "model": str(tmp_path)}, RunRecord.from_dict(metrics)).read_text()
     meta = card.check(text)
     assert "base_model" not in meta and meta["model-index"][0]["name"] == "mnr-1k"
     assert 'SentenceTransformer("mnr-1k")' in text and "assets/" not in text
@@ -128,9 +131,9 @@ def test_card_without_repo_or_base_hub_id(run, metrics, tmp_path):
 
 
 def test_rendering_is_deterministic(run, metrics, tmp_path):
-    first = card.write(tmp_path, run, metrics, repo_id="a/b").read_bytes()
+    first = card.write(tmp_path, run, RunRecord.from_dict(metrics), repo_id="a/b").read_bytes()
     loss_png = (tmp_path / plots.LOSS_PNG).read_bytes()
-    assert card.write(tmp_path, run, metrics, repo_id="a/b").read_bytes() == first
+    assert card.write(tmp_path, run, RunRecord.from_dict(metrics), repo_id="a/b").read_bytes() == first
     assert (tmp_path / plots.LOSS_PNG).read_bytes() == loss_png
 
 
@@ -156,12 +159,41 @@ def test_plots(tmp_path):
         plots.stsb_scatter([0.5], [1.0, 2.0], tmp_path / "bad.png")
 
 
-def test_collect_reads_sentence_transformers_card_data_and_draws_the_scatter(tiny_model, tmp_path):
+def test_the_trained_model_tells_the_record_its_card_data_and_the_stsb_evaluator_draws_its_scatter(tiny_model, tmp_path):
     from sentence_transformers import SentenceTransformer
 
+    from hubembed import st_card
+    from hubembed.registry import registry
+    from hubembed.types import EvalContext
+
     model = SentenceTransformer(tiny_model)
-    collected = card.collect(model, tmp_path, log=print)
-    st = collected["sentence_transformers"]
+    st = st_card.read(model, log=print)
     assert st["dimensions"] == 32 and st["max_seq_length"] == 64 and "BertModel" in st["architecture"]
-    assert collected["stsb_scatter"]["pairs"] == 1500 and -1 <= collected["stsb_scatter"]["spearman_cosine"] <= 1
+    figures = registry().create("evaluator", "stsb").figures(model, tmp_path, EvalContext(seed=0, cache_dir=tmp_path))
+    scatter = figures["stsb_scatter"]
+    assert scatter["pairs"] == 1500 and -1 <= scatter["spearman_cosine"] <= 1 and scatter["file"] == plots.SCATTER_PNG
+    assert "1500 pairs; Spearman" in scatter["caption"]
     assert (tmp_path / plots.SCATTER_PNG).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_version_1_metrics_file_loads_and_a_record_survives_its_round_trip(metrics):
+    record = RunRecord.from_dict(metrics)
+    assert record.schema_version == 2 and record.scores.headline == "STSB/test/spearman_cosine"
+    assert record.figures["stsb_scatter"]["caption"].endswith("(1500 pairs; Spearman 0.8746, Pearson 0.8771)")
+    assert record.model_card_data["dimensions"] == 384
+    again = RunRecord.from_dict(record.to_dict())
+    assert again == record
+    row = again.scores.headline_row()
+    assert (row.base, row.trained) == (0.8203, 0.8329)
+
+
+def test_eval_updates_the_record_through_its_methods(metrics):
+    from hubembed.types import Score
+
+    record = RunRecord.from_dict(metrics)
+    new = Score("SciFact", "Retrieval", "mteb/scifact", "MTEB SciFact", "test", "ndcg_at_10", 0.65, main=True,
+                task_name="MTEB SciFact")
+    changed = record.with_scores([], [new]).with_extra_evals([{"name": "hubembed.mteb.v1", "params": {"tasks": "SciFact"}}], [])
+    assert record.scores.trained[-1].task != "SciFact"  # frozen: the old record is unchanged
+    assert changed.scores.trained[-1] == new and changed.scores.headline == record.scores.headline
+    assert changed.with_extra_evals([{"name": "hubembed.mteb.v1", "params": {"tasks": "SciFact"}}], []) == changed

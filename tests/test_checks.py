@@ -3,6 +3,7 @@ contract, with one line that says what to fix. Broken plugins here are small rea
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,26 @@ class IgnoresMaxSteps(Trainer):
         return TrainResult(train_loss=1.0, runtime_s=0.1, samples=8, steps=1)
 
 
+class NoCheckpoints(Trainer):
+    """Trains through the core's runner but turns checkpoints off: `--resume` has nothing to continue from."""
+
+    summary = "trains without checkpoints"
+
+    def arguments(self, job):
+        return {"save_strategy": "no"}
+
+
+class StartsOver(Trainer):
+    """Checkpoints, but trains from the first step whatever job.resume_from says."""
+
+    summary = "ignores job.resume_from"
+
+    def train(self, job):
+        from hubembed.api import run_training
+
+        return run_training(dataclasses.replace(job, resume_from=None), self.arguments(job))
+
+
 class Fixed(Evaluator):
     summary = "fixed scores"
 
@@ -217,6 +238,7 @@ def test_params_given_to_a_check_go_through_the_run_config_path(tmp_path, tiny_m
 def test_registered_names_and_instances_work_too(tmp_path, tiny_model):
     report = check_plugin("full", kind="trainer", workdir=tmp_path, model=tiny_model)
     assert report.plugin == "hubembed.full.v1" and "reloads with the same embeddings" in str(report)
+    assert "resumed from checkpoint-1 it trains only the steps left, to the same weights" in str(report)
     assert check_evaluator(Fixed(), workdir=tmp_path, model=tiny_model).details["scores"] == {"t/test/m": 0.5}
 
 
@@ -264,6 +286,24 @@ def test_broken_losses(plugin, message, tmp_path, tiny_model):
 def test_a_trainer_that_ignores_max_steps(tmp_path, tiny_model):
     with pytest.raises(ContractError, match="took 1 steps; honour job.training"):
         check_trainer(IgnoresMaxSteps, workdir=tmp_path, model=tiny_model)
+
+
+@pytest.mark.parametrize(
+    "plugin, message",
+    [
+        (NoCheckpoints, "training with training.save_steps=1 left no whole job.output_dir/checkpoints/checkpoint-1 "
+                        "\\(it is missing\\), so `hubembed train --resume` cannot continue its runs; keep output_dir "
+                        "and save_\\* out of arguments\\(\\)"),
+        (StartsOver, "resumed from checkpoint-1 of a 2-step run, train\\(\\) trained 2 steps and reported 2 "
+                     "\\(want 1 and 2\\): it must continue from job.resume_from"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else None,
+)
+def test_trainers_that_cannot_resume(plugin, message, tmp_path, tiny_model):
+    with pytest.raises(ContractError, match=message) as err:
+        check_trainer(plugin, workdir=tmp_path, model=tiny_model)
+    assert "\n" not in str(err.value) and str(err.value).endswith(
+        "train with the core's runner (no train() of its own, or hubembed.api.run_training(job, overrides) in it)")
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,22 @@ def test_the_chain_file_rebuilds_the_same_rows(built, tiny_model, run_cli, tmp_p
     assert second[1]["stats"]["embeddings_cached"] is True  # same model and data: no second embedding pass
 
 
+def test_the_card_template_is_a_file_in_cards_and_every_placeholder_is_filled():
+    from importlib.resources import files
+
+    from hubembed.cli.data import CARD_TEMPLATE, render_card
+
+    assert (files("hubembed_cards") / CARD_TEMPLATE).is_file()
+    step = {"name": "hubembed.nli.v1", "short": "nli", "distribution": "hubembed", "version": "0.1.0", "shape": "pair",
+            "examples": 3, "fingerprint": "f00d", "params": {"limit": 3}, "stats": {"hub_id": "org/nli"}}
+    ctx = {"rows": 3, "shape": "pair", "columns": ["anchor", "positive"], "steps": [step], "model": "m", "seed": 1,
+           "data_yaml": "data: []", "duration_s": 0.5, "hardware": "CPU", "citations": [], "splits": ["train"]}
+    card = render_card(ctx, "tiny-set", repo_id="me/tiny-set")
+    assert card.data.source_datasets == ["org/nli"] and card.data.size_categories == "n<1K"
+    assert 'load_dataset("me/tiny-set"' in card.text and "| 1 | `hubembed.nli.v1` |" in card.text
+    assert "{{" not in str(card) and "{%" not in str(card)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -20,11 +20,11 @@ from click.testing import CliRunner
 from huggingface_hub import HfApi, ModelCard, constants, hf_hub_download, snapshot_download
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from hubembed import hub as hubmod
+from hubembed import launch
 from hubembed.bundled import NLI_SAMPLE
 from hubembed.cli import cli
-from hubembed.errors import ConfigError, HubError, OutputExistsError
-from hubembed.testing.hub_server import LocalHub
+from hubembed.errors import ConfigError, HubAuthError, HubError, HubNotFoundError, OutputExistsError
+from hubembed.testing import LocalHub
 
 ALICE, BOB, WRONG = "hf_alice_0123456789abcdef", "hf_bob_0123456789abcdef", "hf_wrong_0123456789abcdef"
 REPO = "team/tiny-mnr"
@@ -318,8 +318,20 @@ def test_pull_downloads_and_checks_it_loads(pushed, client, tokens, tmp_path):
     again = invoke("pull", REPO, "--output", str(out))
     assert isinstance(again.exception, OutputExistsError)
     hidden = invoke("pull", "team/private-run", "--output", str(tmp_path / "p"), "--token-file", tokens.bob)
-    assert isinstance(hidden.exception, HubError) and "not found" in str(hidden.exception)
+    assert isinstance(hidden.exception, HubNotFoundError) and "not found" in str(hidden.exception)
     assert not (tmp_path / "p").exists() and not (tmp_path / ".p.partial").exists()
+
+
+def test_the_commands_raise_typed_hub_errors(client, tokens, tmp_path):
+    """What a caller of the commands (or of hubembed.hub) can branch on: the class and the HTTP status."""
+    missing = invoke("compare", "team/nope")
+    assert type(missing.exception) is HubNotFoundError and missing.exception.status == 401  # anonymous
+    hidden = invoke("pull", "team/nope", "--output", str(tmp_path / "p"), "--token-file", tokens.bob)
+    assert type(hidden.exception) is HubNotFoundError and hidden.exception.status == 404
+    wrong = invoke("leaderboard", "--author", "team", "--token-file", tokens.wrong)
+    assert type(wrong.exception) is HubAuthError and wrong.exception.status == 401
+    assert "the Hub rejected the token (HTTP 401" in str(wrong.exception) and WRONG not in str(wrong.exception)
+    assert wrong.exception.__cause__ is not None
 
 
 def test_local_hub_when_no_token_is_configured(pushed, client, monkeypatch, tmp_path):
@@ -340,9 +352,9 @@ def test_push_flags_need_push_and_only_rank_zero_pushes(monkeypatch):
     result = invoke("train", "--plugin", "mnr", "--push", "--create-pr", "--revision", "dev")
     assert isinstance(result.exception, ConfigError) and "pull request is always opened against main" in str(result.exception)
     monkeypatch.setenv("RANK", "1")
-    assert hubmod.is_main_process() is False
+    assert launch.is_main_process() is False
     monkeypatch.setenv("RANK", "0")
-    assert hubmod.is_main_process() is True
+    assert launch.is_main_process() is True
 
 
 def test_hub_serve(tmp_path, no_saved_token):

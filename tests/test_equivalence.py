@@ -27,7 +27,7 @@ def one_step(tiny_model: str, rank: int, world: int, workdir: Path) -> dict:
     from hubembed import config as cfgmod
     from hubembed.pipeline import build_data
     from hubembed.types import TrainingParams, TrainJob
-    from hubembed_plugins.trainers.full import build_st_trainer
+    from hubembed.training import build_trainer
 
     results = {}
     for loss_name, trainer_name, loss_params in CASES:
@@ -38,7 +38,7 @@ def one_step(tiny_model: str, rank: int, world: int, workdir: Path) -> dict:
         model.eval()  # no dropout: both sides must compute the same function
         training = TrainingParams(max_steps=1, batch_size=B * 2 // world, precision="fp32", save_steps=0)
         job = TrainJob(model=model, loss=run.loss.plugin, train_dataset=rows, training=training, output_dir=workdir)
-        trainer = build_st_trainer(job, weight_decay=0.0, max_grad_norm=0.0)
+        trainer = build_trainer(job, {"weight_decay": 0.0, "max_grad_norm": 0.0})
         lo, hi = rank * len(rows) // world, (rank + 1) * len(rows) // world
         inputs = trainer.data_collator([rows[i] for i in range(lo, hi)])
         # what trainer.train() does before its steps: wrap the model (DDP with the trainer's settings) and keep it

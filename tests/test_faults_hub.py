@@ -29,7 +29,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import RepositoryNotFoundError
 
 from hubembed.bundled import NLI_SAMPLE
-from hubembed.testing.hub_server import LocalHub
+from hubembed.testing import LocalHub
 
 ALICE, BOB, WRONG = "hf_alice_faults_0123456789", "hf_bob_faults_0123456789", "hf_wrong_faults_0123456789"
 RUN_REPO = "team/tiny-faults"

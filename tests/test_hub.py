@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import HfApi, constants
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
 from hubembed import hub as hubmod
-from hubembed.errors import HubError
-from hubembed.testing.hub_server import LocalHub
+from hubembed.errors import (ConfigError, HubAuthError, HubConflictError, HubError, HubNotFoundError,
+                             HubPermissionError, HubUnreachableError, causes)
+from hubembed.testing import LocalHub
 
 CARD = """---
 license: apache-2.0
@@ -160,14 +162,17 @@ def test_invalid_card_fails_before_anything_is_created(hub, folder):
 
 
 def test_validate_card_uses_the_given_endpoint(hub, monkeypatch):
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # where huggingface_hub would post
-    hubmod.validate_card(CARD, endpoint=hub.endpoint)
-    assert ("POST", "/api/validate-yaml") in hub.requests
-    assert constants.ENDPOINT == "http://127.0.0.1:9"
-    hub.fail_next("POST", "/api/validate-yaml", status=400)
-    with pytest.raises(HubError, match="README.md has invalid metadata"):
+    # undone before `hub` restores the client: the fixture's monkeypatch would otherwise put back LocalHub's
+    # endpoint (set by client_env) after client_env had restored the real one, for every later test module
+    with monkeypatch.context() as mp:
+        mp.delenv("HF_ENDPOINT", raising=False)
+        mp.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # where huggingface_hub would post
         hubmod.validate_card(CARD, endpoint=hub.endpoint)
+        assert ("POST", "/api/validate-yaml") in hub.requests
+        assert constants.ENDPOINT == "http://127.0.0.1:9"
+        hub.fail_next("POST", "/api/validate-yaml", status=400)
+        with pytest.raises(HubError, match="README.md has invalid metadata"):
+            hubmod.validate_card(CARD, endpoint=hub.endpoint)
 
 
 def test_sentence_transformer_round_trip(hub, tmp_path):
@@ -197,3 +202,111 @@ def test_sentence_transformer_round_trip(hub, tmp_path):
     assert torch.allclose(torch.tensor(loaded.encode(sentences)), torch.tensor(model.encode(sentences)), atol=1e-6)
     assert any(f"/acme/tiny-st/resolve/{result.commit_oid}/" in p or "/acme/tiny-st/resolve/main/" in p
                for _, p in hub.requests)
+
+
+# -- typed errors: the class and status a caller can branch on, the library's exception kept as the cause -----
+def raised(call, *args, **kwargs) -> HubError:
+    with pytest.raises(HubError) as info:
+        call(*args, **kwargs)
+    return info.value
+
+
+def test_a_bad_token_is_an_auth_error_with_status_401(hub, folder):
+    err = raised(hubmod.push_folder, folder, "alice/x", token="hf_wrong_secret")
+    assert type(err) is HubAuthError and err.status == 401 and "HTTP 401" in str(err)
+    assert isinstance(err.__cause__, HfHubHTTPError) and err.__cause__.response.status_code == 401
+    assert "hf_wrong_secret" not in str(err)
+    missing = raised(hubmod.push_folder, folder, "alice/x")
+    assert type(missing) is HubAuthError and missing.status is None and str(missing) == hubmod.NO_TOKEN
+
+
+def test_missing_repos_and_revisions_are_not_found(hub, folder, tmp_path):
+    hubmod.push_folder(folder, "alice/m", token="hf_alice_secret")
+    err = raised(hubmod.pull, "alice/nothing", output_dir=tmp_path / "o", token="hf_alice_secret")
+    assert type(err) is HubNotFoundError and err.status == 404 and isinstance(err.__cause__, RepositoryNotFoundError)
+    anonymous = raised(hubmod.model_cards, ["alice/nothing"])  # the Hub answers 401 to anonymous reads
+    assert type(anonymous) is HubNotFoundError and anonymous.status == 401 and "not logged in" in str(anonymous)
+    revision = raised(hubmod.model_cards, ["alice/m@nope"], token="hf_alice_secret")
+    assert type(revision) is HubNotFoundError and revision.status == 404 and "check --revision" in str(revision)
+    assert isinstance(revision.__cause__, RevisionNotFoundError)
+
+
+def test_no_write_access_is_a_permission_error(hub, folder):
+    err = raised(hubmod.push_folder, folder, "acme/theirs", token="hf_bob_secret")
+    assert type(err) is HubPermissionError and err.status == 403 and isinstance(err.__cause__, HfHubHTTPError)
+
+
+def test_a_concurrent_commit_is_a_conflict(hub, folder):
+    first = hubmod.push_folder(folder, "alice/race", token="hf_alice_secret")
+    api = HfApi(endpoint=hub.endpoint, token="hf_alice_secret")
+    api.upload_file(path_or_fileobj=b"theirs", path_in_repo="theirs.txt", repo_id="alice/race")  # someone else
+    with pytest.raises(HfHubHTTPError) as info:
+        api.upload_file(path_or_fileobj=b"mine", path_in_repo="mine.txt", repo_id="alice/race",
+                        parent_commit=first.commit_oid)
+    err = hubmod.hub_error(info.value, "pushing to alice/race", hub.endpoint, "hf_alice_secret")
+    assert type(err) is HubConflictError and err.status == 412 and err.__cause__ is info.value
+    assert "someone pushed at the same time" in str(err)
+    hub.fail_next("POST", "/commit/", status=409)
+    assert raised(hubmod.push_folder, folder, "alice/race2", token="hf_alice_secret").status == 409
+
+
+def test_an_unreachable_endpoint_or_a_failing_server_is_unreachable(hub, tmp_path, folder):
+    with LocalHub(tmp_path / "gone") as gone:
+        endpoint = gone.endpoint
+    err = raised(hubmod.push_folder, folder, "alice/x", token="hf_alice_secret", endpoint=endpoint)
+    assert type(err) is HubUnreachableError and err.status is None and err.__cause__ is not None
+    assert any(isinstance(e, ConnectionRefusedError) for e in causes(err.__cause__))  # under httpx's ConnectError
+    hub.fail_next("POST", "/commit/", status=500)
+    server = raised(hubmod.push_folder, folder, "alice/flaky", token="hf_alice_secret")
+    assert type(server) is HubUnreachableError and server.status == 500 and "retry later" in str(server)
+
+
+def test_hub_error_leaves_other_exceptions_alone_and_pickles_with_its_status(hub):
+    import pickle
+
+    assert hubmod.hub_error(KeyError("x"), "reading", hub.endpoint) is None
+    err = pickle.loads(pickle.dumps(HubPermissionError("refused", 403)))
+    assert type(err) is HubPermissionError and err.status == 403 and str(err) == "refused"
+
+
+def test_reachability_probe(hub, tmp_path, monkeypatch):
+    assert hubmod.unreachable(hub.endpoint) is None
+    assert hubmod.unreachable() is None  # client_env points the client's endpoint at LocalHub
+    with LocalHub(tmp_path / "gone") as gone:
+        endpoint = gone.endpoint
+    assert hubmod.unreachable(endpoint) == "127.0.0.1: Connection refused"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert hubmod.offline() and hubmod.unreachable(hub.endpoint) == "HF_HUB_OFFLINE is set"
+
+
+def test_model_revision_on_the_hub_and_in_the_cache(hub, folder, tmp_path, monkeypatch):
+    pushed = hubmod.push_folder(folder, "alice/rev", token="hf_alice_secret")
+    assert hubmod.model_revision("alice/rev") == pushed.commit_oid
+    with pytest.raises(HubNotFoundError):
+        hubmod.model_revision("alice/none")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    assert hubmod.cached_revision("alice/rev", "config.json") is None
+    from huggingface_hub import hf_hub_download
+
+    hf_hub_download("alice/rev", "config.json", cache_dir=constants.HF_HUB_CACHE)
+    assert hubmod.cached_revision("alice/rev", "config.json") == pushed.commit_oid
+
+
+def test_default_repo_id_and_the_pull_request_check(hub):
+    assert hubmod.default_repo_id("acme/x", "run", token=None) == "acme/x"  # no request needed
+    assert hubmod.default_repo_id(None, "run", token="hf_alice_secret") == "alice/run"
+    assert hubmod.default_repo_id("other", "run", token="hf_alice_secret") == "alice/other"
+    with pytest.raises(HubError, match="pass --repo-id org/name"):
+        hubmod.default_repo_id(None, "my run", token="hf_alice_secret")
+    hubmod.check_pr_revision(True, "main")
+    hubmod.check_pr_revision(False, "dev")
+    with pytest.raises(ConfigError, match="always opened against main"):
+        hubmod.check_pr_revision(True, "dev", error=ConfigError)
+
+
+def test_local_hub_is_a_production_module_and_still_a_test_helper():
+    import hubembed.localhub
+    import hubembed.testing
+    import hubembed.testing.hub_server
+
+    assert hubembed.testing.LocalHub is hubembed.localhub.LocalHub is hubembed.testing.hub_server.LocalHub

@@ -70,3 +70,25 @@ def test_launch_command_line(tmp_path):
     assert "--multi_gpu" not in with_file and "--num_processes" not in with_file
     assert launch.command(["script.py"], 2, str(config), module=False)[-3:] == ["--num_processes", "2", "script.py"]
     assert 1024 <= launch.free_port() <= 65535
+
+
+def test_only_global_rank_zero_is_the_main_process(monkeypatch):
+    """One `is_main_process` for saving and pushing: RANK decides; LOCAL_RANK (0 once per machine) never does."""
+    import pytest
+
+    from hubembed import launch
+    from hubembed.errors import ConfigError
+
+    for var in ("RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    assert launch.is_main_process() and launch.rank() == 0
+    monkeypatch.setenv("LOCAL_RANK", "1")  # no RANK: in no process group, so on its own
+    assert launch.is_main_process()
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("LOCAL_RANK", "0")  # rank 0 of its machine, not of the run
+    assert not launch.is_main_process() and launch.rank() == 3
+    monkeypatch.setenv("RANK", "")
+    assert launch.is_main_process()
+    monkeypatch.setenv("RANK", "one")
+    with pytest.raises(ConfigError, match="RANK='one' is not a whole number"):
+        launch.is_main_process()

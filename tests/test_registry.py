@@ -1,4 +1,4 @@
-"""Registry: discovery through entry points, aliases and versions, broken and duplicate plugins."""
+"""Registry: discovery through entry points, short names and versions, broken and duplicate plugins."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_builtins_register_through_entry_points():
     assert all(i.distribution == "hubembed" for i in reg.infos() if i.owner == "hubembed")
 
 
-def test_aliases_resolve_to_the_highest_version():
+def test_short_names_resolve_to_the_highest_version():
     reg = regmod.registry()
     assert reg.resolve("loss", "mnr").name == "hubembed.mnr.v1"
     assert reg.resolve("loss", "hubembed.mnr").name == "hubembed.mnr.v1"

@@ -15,6 +15,8 @@ import pytest
 import yaml
 from faults import whole_json
 
+from hubembed.checkpoints import CHECKPOINTS
+
 STEPS = ["--set", "data.limit=96", "--max-steps", "12", "--batch-size", "8", "--save-steps", "4", "--precision", "fp32",
          "--lr", "1e-3", "--set", "training.logging_steps=1", "--set", "eval.stsb.splits=[validation]"]
 
@@ -22,14 +24,14 @@ STEPS = ["--set", "data.limit=96", "--max-steps", "12", "--batch-size", "8", "--
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # the tiny model: 2 spinning threads are 5x slower on a busy 2-core machine
 
 
-def _killed_after_checkpoint(args: list[str], stage: Path, step: int = 4) -> None:
+def killed_after_checkpoint(args: list[str], stage: Path, step: int = 4) -> None:
     """Start `hubembed train ARGS` and SIGKILL it as soon as checkpoint-STEP is complete (no cleanup can run):
     its trainer_state.json, which the trainer writes last, is there and whole (a kill mid-write leaves it cut short,
     which --resume rightly refuses)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **ONE_THREAD}
     proc = subprocess.Popen([sys.executable, "-m", "hubembed", "train", *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    marker = stage / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json"
+    marker = stage / CHECKPOINTS / f"checkpoint-{step}" / "trainer_state.json"
     deadline = time.time() + 300
     while not whole_json(marker):
         if proc.poll() is not None:
@@ -58,7 +60,7 @@ def test_killed_run_resumes_to_the_same_result(trainer, run_cli, tiny_model, tmp
                             env={**os.environ, "HF_HUB_OFFLINE": "1", **ONE_THREAD}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     stage = killed.parent / f".{killed.name}.partial"
-    _killed_after_checkpoint([*base, "--output", str(killed)], stage)
+    killed_after_checkpoint([*base, "--output", str(killed)], stage)
     assert not killed.exists() and (stage / "hubembed_run.yaml").exists()
     _, err = done.communicate()
     assert done.returncode == 0, err
@@ -71,7 +73,7 @@ def test_killed_run_resumes_to_the_same_result(trainer, run_cli, tiny_model, tmp
         # a new run into the same output does not silently throw the checkpoint away
         fresh = run_cli("train", *base, "--output", str(killed), env=ONE_THREAD)
         assert fresh.returncode == 2 and "--resume" in fresh.stderr, fresh.stderr
-        assert (stage / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists()
+        assert (stage / CHECKPOINTS / "checkpoint-4" / "trainer_state.json").exists()
 
         finished = run_cli("train", "--resume", str(straight), env=ONE_THREAD)
         assert finished.returncode == 2 and "finished run" in finished.stderr, finished.stderr
@@ -79,7 +81,7 @@ def test_killed_run_resumes_to_the_same_result(trainer, run_cli, tiny_model, tmp
     resumed = run_cli("train", "--resume", str(killed), env=ONE_THREAD)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming from checkpoint-" in resumed.stderr
-    assert not stage.exists() and not (killed / "checkpoints").exists()
+    assert not stage.exists() and not (killed / CHECKPOINTS).exists()
 
     a = json.loads((straight / "metrics.json").read_text())
     b = json.loads((killed / "metrics.json").read_text())

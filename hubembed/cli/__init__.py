@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -22,20 +23,41 @@ COMMANDS = {
 }
 
 
+COMMANDS_GROUP = "hubembed.commands"  # entry points of commands that plugin packages add (as llm and datasette do)
+
+
+def plugin_commands() -> dict[str, Any]:
+    """Commands installed packages add: `name = module:click_command` in the `hubembed.commands` group; a name
+    hubembed has itself stays hubembed's."""
+    import importlib.metadata as md
+
+    return {ep.name: ep for ep in md.entry_points(group=COMMANDS_GROUP) if ep.name not in COMMANDS}
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands live in modules imported on first use (like Flask's FlaskGroup)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted([*COMMANDS, *plugin_commands()])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS:
+        if name in COMMANDS:
+            module, attr, _ = COMMANDS[name]
+            return getattr(importlib.import_module(module), attr)
+        entry = plugin_commands().get(name)
+        if entry is None:
             return None
-        module, attr, _ = COMMANDS[name]
-        return getattr(importlib.import_module(module), attr)
+        from hubembed.errors import PluginError
+
+        try:
+            return entry.load()
+        except Exception as err:  # a broken package's command is one line, like a broken plugin
+            dist = entry.dist.name if entry.dist else "its package"
+            raise PluginError(f"command {name} from {dist} is broken ({type(err).__name__}: {err}); upgrade or uninstall {dist}") from err
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_) for name, (_, _, help_) in sorted(COMMANDS.items())]
+        rows += [(name, f"(from {ep.dist.name if ep.dist else 'a plugin package'})") for name, ep in sorted(plugin_commands().items())]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

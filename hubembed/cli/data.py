@@ -14,6 +14,7 @@ import dataclasses
 import json
 import shutil
 import time
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -25,65 +26,7 @@ from hubembed.cli.plugins import code_option
 DATA_FILE = "hubembed_data.yaml"
 STATS_FILE = "stats.json"
 
-CARD_TEMPLATE = """---
-{{ card_data }}
----
-
-# {{ pretty_name }}
-
-{{ rows }} {{ shape }} rows (columns {{ columns | join(", ") }}) built with [hubembed](https://github.com/hubembed/hubembed)
-by the data chain {% for s in steps %}`{{ s.alias }}`{% if not loop.last %} -> {% endif %}{% endfor %}.
-
-## Usage
-
-```python
-from datasets import load_dataset
-
-dataset = load_dataset("{{ repo_id | default(pretty_name) }}", split="train")
-```
-
-## How it was built
-
-| step | plugin | distribution | shape | examples | fingerprint | params |
-|---|---|---|---|---|---|---|
-{% for s in steps -%}
-| {{ loop.index }} | `{{ s.name }}` | {{ s.distribution }} {{ s.version }} | {{ s.shape }} | {{ s.examples }} | `{{ s.fingerprint }}` | `{{ s.params | tojson }}` |
-{% endfor %}
-Model used by the steps that embed or label (miners, labelers): `{{ model }}`; seed {{ seed }}.
-
-### Step statistics
-{% for s in steps %}
-- `{{ s.alias }}`:{% for k, v in s.stats.items() %} {{ k }}: {{ v | tojson }}{% if not loop.last %};{% endif %}{% endfor %}
-{% endfor %}
-
-### Rebuild
-
-```bash
-hubembed data build --config hubembed_data.yaml
-```
-
-<details><summary>hubembed_data.yaml</summary>
-
-```yaml
-{{ data_yaml }}
-```
-
-</details>
-
-Built in {{ duration_s }} s on {{ hardware }}.
-
-## Citation
-{% if citations %}
-```bibtex
-{% for c in citations -%}
-{{ c }}
-
-{% endfor -%}
-```
-{% else %}
-No citation given by the plugins.
-{% endif %}
-"""
+CARD_TEMPLATE = "dataset_card.md"  # in cards/ (the package hubembed_cards)
 
 
 @click.group()
@@ -117,13 +60,36 @@ def build(data_args, config_file, overrides, model, loss, shape, seed, output, o
       hubembed data build --config runs/nli-hn/hubembed_data.yaml --output runs/nli-hn-again
       hubembed data build --data nli --data hard-negatives --push --repo-id me/nli-hard-negatives
     """
-    from hubembed import compat, models, pipeline
     from hubembed import config as cfgmod
     from hubembed.errors import ConfigError
 
     if not push and (repo_id or private):
         raise ConfigError("--repo-id and --private only mean something with --push: add --push, or drop them")
     cfg, shape = _config(config_file, shape)
+    cfg = _with_command_line(cfg, data_args, model, loss, seed, output)
+    _check_overrides(overrides)
+    cfg = cfgmod.apply_overrides(cfg, list(overrides))
+    seed = int(cfg.training.get("seed", 42))
+    steps = cfgmod.resolve_data(cfg.data)
+    shapes, num_labels = _shapes(cfg, steps, loss, shape)
+    out = _output_folder(cfg, steps, overwrite, push, repo_id)
+    rows, report, seconds = _build_into(out, cfg.model, steps, shapes, seed, num_labels)
+    _say_built(out, rows, shapes[-1], report, seconds)
+    if push:
+        _push(out, repo_id, private, endpoint, token_file, local_hub)
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _with_command_line(cfg: Any, data_args: tuple[str, ...], model: str | None, loss: str | None, seed: int | None,
+                       output: str | None) -> Any:
+    """The config with the command line's data steps, loss, model, seed and output on top; a loss alone gives the
+    data chain it trains on by default."""
+    from hubembed import config as cfgmod
+    from hubembed.errors import ConfigError
+
     steps = tuple(cfgmod.data_step(d) for d in data_args) if data_args else cfg.data
     cfg = dataclasses.replace(
         cfg,
@@ -137,52 +103,75 @@ def build(data_args, config_file, overrides, model, loss, shape, seed, output, o
         cfg = dataclasses.replace(cfg, data=cfgmod.with_defaults(cfg).data)
     if not cfg.data:
         raise ConfigError("no data steps: pass --data NAME|PATH (e.g. --data nli --data hard-negatives) or --config FILE")
+    return cfg
+
+
+def _check_overrides(overrides: tuple[str, ...]) -> None:
+    from hubembed.errors import ConfigError
+
     for item in overrides:
         if not item.split("=", 1)[0].strip().startswith(("data", "model")):
             raise ConfigError(f"--set {item}: `hubembed data build` takes data.PARAM (or data.N.PARAM / data.NAME.PARAM) and model")
-    cfg = cfgmod.apply_overrides(cfg, list(overrides))
-    seed = int(cfg.training.get("seed", 42))
 
-    steps_resolved = cfgmod.resolve_data(cfg.data)
-    num_labels = None
-    if loss:
-        if shape is not None:
-            raise ConfigError("give --plugin or --shape, not both: --plugin picks the shape its loss trains on")
-        run = cfgmod.resolve(dataclasses.replace(cfg, eval=()))
-        run.data = steps_resolved
-        shapes = compat.check(run)
-        num_labels = run.loss.plugin.num_labels()  # its label bound, checked as `hubembed train` does
-    else:
-        shapes = compat.check_chain(steps_resolved, shape)
 
-    out = Path(cfg.output) if cfg.output else Path("runs") / f"data-{steps_resolved[-1].info.short}"
+def _shapes(cfg: Any, steps: list, loss: str | None, shape: str | None) -> tuple[list[str], int | None]:
+    """The shape each step gives (ending in what --plugin's loss trains on, or --shape) and the loss's label bound."""
+    from hubembed import compat
+    from hubembed import config as cfgmod
+    from hubembed.errors import ConfigError
+
+    if not loss:
+        return compat.check_chain(steps, shape), None
+    if shape is not None:
+        raise ConfigError("give --plugin or --shape, not both: --plugin picks the shape its loss trains on")
+    run = cfgmod.resolve(dataclasses.replace(cfg, eval=()))
+    run.data = steps
+    shapes = compat.check(run)
+    return shapes, run.loss.plugin.num_labels()  # its label bound, checked as `hubembed train` does
+
+
+def _output_folder(cfg: Any, steps: list, overwrite: bool, push: bool, repo_id: str | None) -> Path:
+    """--output (default runs/data-<last step>), checked before the build, as is the repo id a push will use."""
+    from hubembed import pipeline
+
+    out = Path(cfg.output) if cfg.output else Path("runs") / f"data-{steps[-1].info.short}"
     pipeline.check_output(out, overwrite)
     if push:  # a bad repo id (given, or the folder name it defaults to) fails before the build
         from hubembed import hub
 
         hub.check_repo_id(repo_id or out.name, fix="pass --repo-id org/name")
-    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    return out
+
+
+def _build_into(out: Path, model: str, steps: list, shapes: list[str], seed: int,
+                num_labels: int | None) -> tuple[int, list, float]:
+    """Build the chain in a staging folder that becomes `out` only once complete (nothing is left on a failure);
+    return the train rows, the per-step report and the seconds it took."""
+    from hubembed import models, pipeline
+
     stage = pipeline.staging_dir(out)
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
     started = time.time()
     try:
-        base = models.resolve_model(cfg.model, log)
-        result, report = pipeline.build_chain(steps_resolved, shapes, seed, base.load_from, log, num_labels)
-        written = _write(stage, result, shapes[-1], steps_resolved, report, cfg.model, seed, started)
+        base = models.resolve_model(model, _log)
+        result, report = pipeline.build_chain(steps, shapes, seed, base.load_from, _log, num_labels)
+        written = _write(stage, result, shapes[-1], steps, report, model, seed, started)
         pipeline._publish(stage, out)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    return written["rows"], report, time.time() - started
+
+
+def _say_built(out: Path, rows: int, shape: str, report: list, seconds: float) -> None:
     click.echo("")
-    click.secho(f"Built {written['rows']} {shapes[-1]} rows in {time.time() - started:.0f} s.", bold=True)
+    click.secho(f"Built {rows} {shape} rows in {seconds:.0f} s.", bold=True)
     for row in report:
         click.echo(f"  {row['name']:<28} {row['shape']:<10} {row['examples']:>7} examples  fingerprint {row['fingerprint']}")
     click.echo(f"Dataset: {out}/  (card: {out}/README.md, rows: {out}/data/)")
     click.echo(f"Again:   hubembed data build --config {out / DATA_FILE} --output {out} --overwrite")
-    if push:
-        _push(out, repo_id, private, endpoint, token_file, local_hub)
 
 
 def _config(config_file: str | None, shape: str | None) -> tuple[Any, str | None]:
@@ -236,7 +225,7 @@ def _write(stage: Path, result: Any, shape: str, steps: list, report: list, mode
         "rows": rows,
         "shape": shape,
         "columns": columns,
-        "steps": [{**r, "alias": s.info.short, "params": s.to_dict()["params"]} for s, r in zip(steps, report)],
+        "steps": [{**r, "short": s.info.short, "params": s.to_dict()["params"]} for s, r in zip(steps, report)],
         "model": model,
         "seed": seed,
         "data_yaml": data_yaml.strip(),
@@ -271,31 +260,30 @@ def render_card(ctx: dict[str, Any], name: str, repo_id: str | None = None) -> A
         size_categories=size,
         source_datasets=sources or None,
         task_categories=["sentence-similarity"],
-        tags=["sentence-transformers", "hubembed", ctx["shape"], *[s["alias"] for s in ctx["steps"]]],
+        tags=["sentence-transformers", "hubembed", ctx["shape"], *[s["short"] for s in ctx["steps"]]],
         pretty_name=name,
         configs=[{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in ctx["splits"]]}],
     )
+    template = files("hubembed_cards") / CARD_TEMPLATE
     return DatasetCard.from_template(
-        card_data, template_str=CARD_TEMPLATE, **{**ctx, "pretty_name": name, **({"repo_id": repo_id} if repo_id else {})}
+        card_data, template_str=template.read_text(encoding="utf-8"),
+        **{**ctx, "pretty_name": name, **({"repo_id": repo_id} if repo_id else {})},
     )
 
 
 def _push(out: Path, repo_id: str | None, private: bool, endpoint: str | None, token_file: str | None, local: bool) -> None:
     from hubembed import hub
     from hubembed.cli.hub import target
-    from hubembed.errors import HubError
 
     orgs = (repo_id.split("/")[0],) if repo_id and "/" in repo_id else ()
     with target(endpoint, token_file, local, orgs) as where:
-        if where.token is None:
-            raise HubError(hub._NO_TOKEN)
-        if not repo_id or "/" not in repo_id:
-            repo_id = f"{hub.whoami(hub.make_api(where.token, where.endpoint))}/{repo_id or out.name}"
+        hub.require_token(where.token)
+        repo_id = hub.default_repo_id(repo_id, out.name, token=where.token, endpoint=where.endpoint)
         card = _card_naming_repo(out, repo_id)
         result = hub.push_folder(out, repo_id, token=where.token, endpoint=where.endpoint, private=private,
                                  repo_type="dataset", readme=card)
         hub.write_atomically(out / "README.md", card)  # pushed: the local card is now what the repo shows
-        note = " on LocalHub" if getattr(where, "local", False) else ""
+        note = " on LocalHub" if where.local else ""
         if result.changed:
             click.echo(f"Pushed {out}/ to dataset {result.repo_id}{note}: {result.url} (commit {result.commit_oid[:8]})")
         else:

@@ -17,10 +17,14 @@ from typing import Any
 import click
 
 LOCK = "requirements.lock"  # package data: the exact set `make test` installs and CI passes with
-KEY_PACKAGES = (
-    "sentence-transformers", "transformers", "torch", "huggingface-hub", "datasets", "accelerate", "peft", "mteb",
-    "click",
-)
+
+
+def key_packages() -> list[str]:
+    """What hubembed itself requires (its metadata, i.e. setup.cfg), and torch, which those bring."""
+    import importlib.metadata as md
+
+    direct = [re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0] for r in md.requires("hubembed") or [] if "extra ==" not in r]
+    return [*direct[:2], "torch", *direct[2:]]
 
 
 def _canonical(name: str) -> str:
@@ -51,7 +55,7 @@ def packages() -> dict[str, Any]:
     public version: torch's +cpu or +cu128 build tag is no difference), and the locked ones not installed (the test
     tools, on a user's install: not a problem)."""
     locked, installed = locked_versions(), installed_versions()
-    key = [{"name": n, "installed": installed.get(n), "locked": locked.get(n)} for n in KEY_PACKAGES]
+    key = [{"name": n, "installed": installed.get(n), "locked": locked.get(n)} for n in key_packages()]
     differ = [
         {"name": n, "installed": installed[n], "locked": v}
         for n, v in sorted(locked.items())
@@ -194,7 +198,7 @@ def _print(facts: dict[str, Any]) -> None:
         same = p["locked"] is None or (p["installed"] and _public(p["installed"]) == _public(p["locked"]))
         mark = "" if same else f"   <- lock has {p['locked']}"
         echo(f"  {p['name']:<22} {p['installed'] or 'not installed'}{mark}")
-    others = [p for p in pk["differ_from_lock"] if p["name"] not in KEY_PACKAGES]
+    others = [p for p in pk["differ_from_lock"] if p["name"] not in key_packages()]
     for p in others:
         echo(f"  {p['name']:<22} {p['installed']}   <- lock has {p['locked']}")
     if pk["not_installed"]:

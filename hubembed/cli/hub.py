@@ -1,9 +1,9 @@
 """`hubembed push | pull | compare | leaderboard | hub serve`: share runs on the Hugging Face Hub (or a
 Hub-compatible server) and compare them by the scores in their cards.
 
-Every Hub call goes through huggingface_hub (hubembed.hub). A token is read from --token-file, HF_TOKEN or
-`hf auth login` and never printed or written anywhere. Imports here stay light: `hubembed --help` and
-`hubembed train --help` load this module.
+Every Hub call goes through hubembed.hub (this module never imports huggingface_hub). A token is read from
+--token-file, HF_TOKEN or `hf auth login` and never printed or written anywhere. Imports here stay light:
+`hubembed --help` and `hubembed train --help` load this module.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from hubembed.errors import ConfigError, HubError, HubembedError
+from hubembed.errors import ConfigError, HubembedError
 
 
 def _info(message: str) -> None:
@@ -90,8 +90,7 @@ class PushRequest:
         """Everything that can be checked before any work (and before training): flags, repo id, token file."""
         from hubembed import hub
 
-        if self.create_pr and self.revision not in (None, "main"):
-            raise ConfigError("a pull request is always opened against main: drop --revision, or drop --create-pr")
+        hub.check_pr_revision(self.create_pr, self.revision, error=ConfigError)
         if self.repo_id is not None:
             hub.check_repo_id(self.repo_id)
         self.token()  # an unreadable or empty file fails now, not after training
@@ -161,11 +160,11 @@ def push_request(flags: dict[str, Any]) -> PushRequest | None:
 def preflight(request: PushRequest, folder: Path) -> None:
     """Before a long run: fail now if the repo the run's `folder` would be pushed to has a bad name, and say now if
     the push at its end cannot work for lack of a token."""
-    from hubembed import hub
+    from hubembed import hub, launch
 
     if not request.repo_id:  # the repo will be named after the folder
         hub.check_repo_id(folder.name, fix="pass --repo-id org/name")
-    if request.local_hub or not hub.is_main_process():
+    if request.local_hub or not launch.is_main_process():
         return
     if request.token() is None:
         click.secho(
@@ -179,18 +178,12 @@ def push_run(folder: Path, request: PushRequest, resolved: dict[str, str] | None
     from hubembed import card, hub
     from hubembed.config import RUN_FILE
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise HubError(f"{folder} is not a folder: pass the output directory of a run")
+    folder = hub.check_folder(folder)
     resolved = resolved if resolved is not None else {}
     orgs = (request.repo_id.split("/")[0],) if request.repo_id and "/" in request.repo_id else ()
     with target(request.endpoint, request.token_file, request.local_hub, orgs, token=request.token()) as where:
-        if where.token is None:
-            raise HubError(hub._NO_TOKEN)
-        repo_id = request.repo_id
-        if not repo_id or "/" not in repo_id:
-            repo_id = f"{hub.whoami(hub.make_api(where.token, where.endpoint))}/{repo_id or folder.name}"
-            hub.check_repo_id(repo_id, fix="pass --repo-id org/name")
+        token = hub.require_token(where.token)
+        repo_id = hub.default_repo_id(request.repo_id, folder.name, token=token, endpoint=where.endpoint)
         resolved["repo_id"] = repo_id
         readme = None  # None: push README.md as it is (--keep-card, or a folder that is no hubembed run)
         if not request.keep_card and (folder / RUN_FILE).is_file():
@@ -199,7 +192,7 @@ def push_run(folder: Path, request: PushRequest, resolved: dict[str, str] | None
         if text is not None:
             card.check(text)  # locally first; the server's validate-yaml follows
         result = hub.push_folder(
-            folder, repo_id, token=where.token, endpoint=where.endpoint, private=request.private,
+            folder, repo_id, token=token, endpoint=where.endpoint, private=request.private,
             revision=request.revision, create_pr=request.create_pr, commit_message=request.commit_message,
             readme=readme,
         )
@@ -249,11 +242,11 @@ def push(output_dir, repo_id, private, revision, create_pr, commit_message, keep
       hubembed push runs/mnr --repo-id my-org/minilm-nli --private
       hubembed push runs/mnr --revision experiment-2 --commit-message "More data"
     """
+    from hubembed import hub
+
     request = PushRequest(repo_id, private, revision, create_pr, commit_message, endpoint, token_file, local_hub, keep_card)
     request.check()
-    if not Path(output_dir).is_dir():
-        raise HubError(f"{output_dir} is not a folder: pass the output directory of a run")
-    push_or_explain(Path(output_dir), request)
+    push_or_explain(hub.check_folder(output_dir), request)
 
 
 # -- pull ------------------------------------------------------------------------------------------------------
@@ -290,7 +283,7 @@ def pull(repo, output, overwrite, endpoint, token_file, local_hub) -> None:
     click.echo(f"Pulled {repo} into {out}/: it loads with sentence-transformers ({dims}-dimensional embeddings).")
     readme = out / "README.md"
     if readme.is_file():
-        rows = _card_scores(_front_matter(readme.read_text(encoding="utf-8")))
+        rows = _card_scores(hub.front_matter(readme.read_text(encoding="utf-8")))
         for row in rows:
             click.echo(f"  {row['label']:<44} {row['value']:.4f}")
 
@@ -308,15 +301,6 @@ def _check_loads(folder: Path, repo: str) -> int:
             f"{repo} downloaded but does not load as a sentence-transformers model "
             f"({type(err).__name__}: {' '.join(str(err).split())[:160]}); nothing was written"
         ) from None
-
-
-def _front_matter(text: str) -> dict:
-    from huggingface_hub import ModelCard
-
-    try:
-        return ModelCard(text, ignore_metadata_errors=True).data.to_dict()
-    except Exception:  # noqa: BLE001 - a broken card just shows no scores
-        return {}
 
 
 # -- compare / leaderboard -----------------------------------------------------------------------------------
@@ -339,16 +323,10 @@ def _short(label: str) -> str:
 
 def _card_scores(card: dict) -> list[dict[str, Any]]:
     """Every score of a card's model-index: [{label, dataset, dataset_name, split, metric, value, revision, headline}]."""
-    from huggingface_hub.repocard_data import model_index_to_eval_results
+    from hubembed import hub
 
-    if not card.get("model-index"):
-        return []
-    try:
-        _, results = model_index_to_eval_results(card["model-index"])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return []
     rows = []
-    for r in results:
+    for r in hub.eval_results(card):
         if isinstance(r.metric_value, bool) or not isinstance(r.metric_value, (int, float)):
             continue
         rows.append({

@@ -49,7 +49,7 @@ def _row(info) -> dict:
     row = {
         "kind": info.kind,
         "name": info.name,
-        "alias": info.short,
+        "short": info.short,
         "distribution": info.distribution,
         "version": info.dist_version,
         "status": "ok" if error is None else "broken",
@@ -122,7 +122,7 @@ def list_(kind: str | None, as_json: bool, requirements: bool, config_file: str 
         infos = [i for i in reg.infos(kind) if i.name in used]
         installed = {i.name for i in reg.infos()}
         missing = [
-            {**r, "alias": r["name"].split(".")[1], "status": "missing",
+            {**r, "short": r["name"].split(".")[1], "status": "missing",
              "error": f"not installed: pip install {r['distribution']}=={r['version']}"}
             for r in records if r["name"] not in installed and (kind is None or r["kind"] == kind)
         ]
@@ -170,12 +170,14 @@ def show(name: str, kind: str | None, as_json: bool, code: tuple[str, ...]) -> N
             value = getattr(cls, attr)
             desc[attr] = None if value is None else {s: list(SHAPES[s]) for s in value}
     if info.kind == "loss":
-        desc["default_data"] = list(cls.default_data)
-        desc["default_eval"] = list(cls.default_eval)
+        from hubembed.registry import defaults_of
+
+        default_data, default_eval = defaults_of(cls)
+        desc["default_data"], desc["default_eval"] = list(default_data), list(default_eval)
     if as_json:
         click.echo(json.dumps(desc, indent=2, default=str))
         return
-    click.secho(f"{info.name}  ({info.kind}, alias {info.short!r})", bold=True)
+    click.secho(f"{info.name}  ({info.kind}, short name {info.short!r})", bold=True)
     click.echo(f"  {desc['summary']}")
     click.echo(f"  from {info.distribution} {info.dist_version} ({info.value})")
     note = registry().superseded_note(info)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hubembed.cli import flags
 from hubembed.cli.hub import push_options
 from hubembed.cli.plugins import code_option
 from hubembed.errors import UnfinishedRunError
@@ -34,11 +35,11 @@ from hubembed.hardware import PRECISIONS
 @click.option("--save-total-limit", type=int, metavar="K", help="Keep only the last K checkpoints.")
 @click.option("--num-processes", type=int, metavar="N", help="Train on N processes (accelerate launch; gloo ranks on a CPU).")
 @click.option("--accelerate-config", type=click.Path(dir_okay=False), metavar="FILE", help="accelerate config for multi-node, FSDP or DeepSpeed runs.")
-@click.option("--mini-batch-size", type=int, metavar="N", help="Cached MNR (GradCache): embed N texts at a time, so big batches fit in memory.")
-@click.option("--merge", is_flag=True, help="With --trainer lora: also write merged/, the base model with the adapter folded in.")
+@click.option("--mini-batch-size", type=int, metavar="N", help="GradCache: embed N texts at a time, so big batches fit in memory (losses that have a cached form).")
+@flags.options("trainer")
 @push_options
 @code_option
-def train(loss, model, data, eval_, trainer, config_file, overrides, output, epochs, max_steps, batch_size, lr, seed, precision, overwrite, resume, save_steps, save_total_limit, num_processes, accelerate_config, mini_batch_size, merge, **push_flags) -> None:
+def train(loss, model, data, eval_, trainer, config_file, overrides, output, epochs, max_steps, batch_size, lr, seed, precision, overwrite, resume, save_steps, save_total_limit, num_processes, accelerate_config, mini_batch_size, **more) -> None:
     """Train an embedding model from plugins, evaluate it before and after, and write a model card.
 
     \b
@@ -52,35 +53,22 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
       hubembed train --plugin mnr --batch-size 1024 --mini-batch-size 32
       hubembed train --resume runs/mnr
     """
-    from hubembed import config as cfgmod
-    from hubembed import pipeline
+    from hubembed import launch, pipeline
 
-    from hubembed import launch
-
+    trainer_flags = flags.given(more)
     if resume:  # the interrupted run's own config, unless --config says it again
         stage, _ = pipeline.resumable(Path(resume))
         output = _same_output(output, resume)
-    cfg = cfgmod.load(config_file) if config_file else cfgmod.load(stage / cfgmod.RUN_FILE) if resume else cfgmod.RunConfig()
-    flags = {
-        "loss": cfgmod.Step(loss) if loss and (cfg.loss is None or loss != cfg.loss.name) else cfg.loss,
-        "model": model or cfg.model,
-        "trainer": cfgmod.Step(trainer) if trainer else cfg.trainer,
-        "output": output or cfg.output,
-        "data": tuple(cfgmod.data_step(d) for d in data) if data else cfg.data,
-        "eval": cfg.eval if not eval_ else () if eval_ == ("none",) else tuple(cfgmod.eval_step(e) for e in eval_),
-    }
-    training = {k: v for k, v in dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, seed=seed, precision=precision, save_steps=save_steps, save_total_limit=save_total_limit).items() if v is not None}
-    cfg = dataclasses.replace(cfg, **flags, training={**cfg.training, **training})
-    if mini_batch_size is not None:
-        cfg = _cached_loss(cfg, mini_batch_size)
-    if merge:
-        cfg = _merge(cfg)
-    cfg = cfgmod.apply_overrides(cfgmod.with_defaults(cfg), list(overrides))
-    run = cfgmod.resolve(cfg)
+    cfg = _config(config_file, stage if resume else None, loss=loss, model=model, trainer=trainer, output=output,
+                  data=data, eval_=eval_, mini_batch_size=mini_batch_size, trainer_flags=trainer_flags, overrides=overrides,
+                  training=dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, seed=seed,
+                                precision=precision, save_steps=save_steps, save_total_limit=save_total_limit))
+    from hubembed import config as cfgmod
 
+    run = cfgmod.resolve(cfg, say=(lambda m: None) if launch.launched() else None)  # a rank: the launcher said it
     from hubembed.cli.hub import preflight, push_or_explain, push_request
 
-    push = push_request(push_flags)  # bad push flags fail now, not after training
+    push = push_request(more)  # bad push flags fail now, not after training
     if push is not None:
         preflight(push, Path(run.output or pipeline.default_output(run)))
     if resume:
@@ -89,23 +77,50 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
     if launch.launched():  # a rank started by the launcher below: train, and leave the talking to the launcher
         _train_rank(pipeline, run, overwrite, bool(resume))
         return
+    outcome = _train_here_or_launched(pipeline, run, push, num_processes, accelerate_config, overwrite, bool(resume))
+    _summary(outcome, run)
+    if push is not None and launch.is_main_process():  # saved locally first; only rank 0 of a multi-process run pushes
+        push_or_explain(outcome.output, push)
+
+
+def _config(config_file, stage, *, loss, model, trainer, output, data, eval_, mini_batch_size, trainer_flags, overrides, training):
+    """The run config: a config file (or the interrupted run's), then the flags, then --set."""
+    from hubembed import config as cfgmod
+
+    cfg = cfgmod.load(config_file) if config_file else cfgmod.load(stage / cfgmod.RUN_FILE) if stage else cfgmod.RunConfig()
+    chosen = {
+        "loss": cfgmod.Step(loss) if loss and (cfg.loss is None or loss != cfg.loss.name) else cfg.loss,
+        "model": model or cfg.model,
+        "trainer": cfgmod.Step(trainer) if trainer else cfg.trainer,
+        "output": output or cfg.output,
+        "data": tuple(cfgmod.data_step(d) for d in data) if data else cfg.data,
+        "eval": cfg.eval if not eval_ else () if set(eval_) == {"none"} else tuple(cfgmod.eval_step(e) for e in eval_),
+    }
+    given = {k: v for k, v in training.items() if v is not None}
+    cfg = dataclasses.replace(cfg, **chosen, training={**cfg.training, **given})
+    if mini_batch_size is not None:
+        cfg = _mini_batch(cfg, mini_batch_size)
+    if trainer_flags:
+        cfg = _trainer_flags(cfg, trainer_flags)
+    return cfgmod.apply_overrides(cfgmod.with_defaults(cfg), list(overrides))
+
+
+def _train_here_or_launched(pipeline, run, push, num_processes, accelerate_config, overwrite: bool, resume: bool):
+    from hubembed import launch
+
     log = lambda m: click.echo(m, err=True)  # noqa: E731
     if num_processes is not None or accelerate_config is not None:
         launch.check(num_processes, accelerate_config)
     try:
         if launch.wanted(num_processes, accelerate_config):
-            outcome = pipeline.train_launched(
-                run, num_processes=num_processes, accelerate_config=accelerate_config, overwrite=overwrite, resume=bool(resume), log=log
+            return pipeline.train_launched(
+                run, num_processes=num_processes, accelerate_config=accelerate_config, overwrite=overwrite, resume=resume, log=log
             )
-        else:
-            outcome = pipeline.train(run, overwrite=overwrite, resume=bool(resume), log=log)
+        return pipeline.train(run, overwrite=overwrite, resume=resume, log=log)
     except (UnfinishedRunError, launch.LaunchedRunError) as err:  # the model is saved; the push was not made
         if push is None or getattr(err, "kind", type(err).__name__) != "UnfinishedRunError":
             raise
         raise UnfinishedRunError(f"{err}; then push it with `{push.retry_command(Path(run.output), None)}`") from err
-    _summary(outcome)
-    if push is not None and launch.is_main_process():  # saved locally first; only rank 0 of a multi-process run pushes
-        push_or_explain(outcome.output, push)
 
 
 def _train_rank(pipeline, run, overwrite: bool, resume: bool) -> None:
@@ -150,53 +165,49 @@ def _same_launch(stage: Path, num_processes, accelerate_config):
     return num_processes, accelerate_config
 
 
-def _cached_loss(cfg, size: int):
-    """`--mini-batch-size N`: MNR becomes cached MNR (the same loss, embedded N texts at a time)."""
+def _mini_batch(cfg, size: int):
+    """`--mini-batch-size N`: the loss's own GradCache form (`Loss.with_mini_batch`), e.g. MNR -> cached MNR."""
     from hubembed.config import Step
     from hubembed.errors import ConfigError
     from hubembed.registry import registry
 
     if cfg.loss is None:
-        raise ConfigError("--mini-batch-size needs an MNR loss: pass --plugin mnr")
-    short = registry().resolve("loss", cfg.loss.name).short
-    if short == "mnr":
-        return dataclasses.replace(cfg, loss=Step("cached_mnr", {**cfg.loss.params, "mini_batch_size": size}))
-    if short == "cached_mnr":
-        return dataclasses.replace(cfg, loss=Step(cfg.loss.name, {**cfg.loss.params, "mini_batch_size": size}))
-    raise ConfigError(f"--mini-batch-size applies to the MNR losses (mnr, cached_mnr), not {short}; drop it")
+        raise ConfigError("--mini-batch-size needs a loss: pass --plugin NAME")
+    reg = registry()
+    info = reg.resolve("loss", cfg.loss.name)
+    turned = info.load().with_mini_batch(dict(cfg.loss.params), size)
+    if turned is None:
+        able = [i.short for i in reg.infos("loss") if i.error is None and i.load().with_mini_batch({}, size) is not None]
+        raise ConfigError(f"--mini-batch-size applies to losses with a cached form ({', '.join(able) or 'none installed'}), "
+                          f"not {info.short}; drop it")
+    name, params = turned
+    return dataclasses.replace(cfg, loss=Step(name or cfg.loss.name, params))
 
 
-def _merge(cfg):
-    """`--merge`: the trainer's `merge` param (adapter trainers such as lora)."""
+def _trainer_flags(cfg, given: dict):
+    """Flags a trainer declares (e.g. --merge): the params they set on the chosen trainer."""
     from hubembed.config import Step
-    from hubembed.errors import ConfigError
     from hubembed.registry import registry
 
     info = registry().resolve("trainer", cfg.trainer.name)
-    if "merge" not in {f.name for f in dataclasses.fields(info.load().Params)}:
-        raise ConfigError(f"--merge applies to adapter trainers (--trainer lora), not {info.short}; drop --merge")
-    return dataclasses.replace(cfg, trainer=Step(cfg.trainer.name, {**cfg.trainer.params, "merge": True}))
+    params = flags.params_for("trainer", info, given)
+    return dataclasses.replace(cfg, trainer=Step(cfg.trainer.name, {**cfg.trainer.params, **params}))
 
 
-def _summary(outcome) -> None:
-    from hubembed.pipeline import score_table
-
+def _summary(outcome, run) -> None:
     out = outcome.output
-    m = outcome.metrics
+    record = outcome.record
+    train = record.train
     click.echo("")
-    click.secho(f"Done in {m['duration_s']:.0f} s ({m['train']['steps']} steps, {m['train']['samples_per_s']:.1f} samples/s).", bold=True)
-    for row in score_table(m):
-        if not row["main"] and row["task"] != "STSB":
+    click.secho(f"Done in {record.duration_s:.0f} s ({train.steps} steps, {train.samples_per_s:.1f} samples/s).", bold=True)
+    for row in record.scores.table():
+        if not row.score.main:
             continue
-        base = row["base"]
-        delta = "" if base is None else f"  ({row['trained'] - base:+.4f})"
-        before = "   -  " if base is None else f"{base:.4f}"
-        click.echo(f"  {row['dataset_name']:<34} {row['metric']:<16} {before} -> {row['trained']:.4f}{delta}")
+        delta = "" if row.delta is None else f"  ({row.delta:+.4f})"
+        before = "   -  " if row.base is None else f"{row.base:.4f}"
+        click.echo(f"  {row.score.dataset_name:<34} {row.score.metric:<16} {before} -> {row.trained:.4f}{delta}")
     click.echo(f"Model:  {out}/  (card: {out}/README.md, metrics: {out}/metrics.json)")
-    weights = m.get("weights") or {}
-    if weights.get("format") == "lora-adapter":
-        base = weights["base_model"]
-        merged = f"; merged model: {out}/{weights['merged']['path']}/" if weights.get("merged") else ""
-        click.echo(f"        a LoRA adapter ({weights['adapter']['bytes'] / 1e6:.1f} MB, {weights['trainable_share']:.2%} of the "
-                   f"weights trained) on {base['id']}{'@' + base['revision'] if base.get('revision') else ''}{merged}")
+    note = run.trainer.plugin.weights_note(record.weights, Path(out))
+    if note:
+        click.echo(f"        {note}")
     click.echo(f"Again:  hubembed train --config {Path(out) / 'hubembed_run.yaml'} --overwrite")

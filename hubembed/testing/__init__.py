@@ -32,7 +32,7 @@ _EXPORTS = {
     "check_registered": "hubembed.testing.checks",
     "CheckReport": "hubembed.testing.checks",
     "ContractError": "hubembed.testing.checks",
-    "LocalHub": "hubembed.testing.hub_server",
+    "LocalHub": "hubembed.localhub",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,9 +13,12 @@ declared shapes), every param has a help text, the params survive the trip throu
 - `check_loss`: `prepare_model()` returns a model, `build()` an `nn.Module`; a 2-step training run with the built-in
   full trainer on tiny data of every shape it `expects` gives a finite loss and changes the weights; its
   `default_data` and `default_eval` name installed plugins, and that data gives a shape it expects.
-- `check_trainer`: `prepare_model()` and a 2-step `train()` of the tiny model with the MNR loss: a `TrainResult`
+- `check_trainer`: `prepare_model()` and 2 steps of training the tiny model with the MNR loss, as a run trains it
+  (its own `train()`, else the core's runner: `hubembed.training.train`): a `TrainResult`
   with `steps == max_steps`, a finite loss, JSON log history, changed weights, and a model whose saved copy gives
-  the same embeddings.
+  the same embeddings; then what `hubembed train --resume` needs: the run left a whole checkpoint-1 in
+  `job.output_dir/checkpoints`, and a fresh model resumed from it (`job.resume_from`) trains only the step left and
+  ends with the weights of the run that was not interrupted.
 - `check_evaluator`: `evaluate()` gives a non-empty list of `Score`s (finite values, names filled in, unique keys, at
   least one headline `main` score), the same values when asked twice, and leaves the model's weights alone.
 
@@ -310,13 +313,15 @@ def check_data_builder(
 
 def check_loss(
     plugin: Any, *, params: Any = None, model: str | None = None, workdir: str | Path | None = None,
-    trainer: str = "full", steps: int = STEPS,
+    trainer: str | None = None, steps: int = STEPS,
 ) -> CheckReport:
-    """Build the loss and train the tiny model `steps` steps on every shape it expects; see the module docstring."""
+    """Build the loss and train the tiny model `steps` steps on every shape it expects (with `trainer`, by default
+    the registry's default trainer); see the module docstring."""
     from torch import nn
 
-    from hubembed.registry import registry
+    from hubembed.registry import DEFAULT_TRAINER, registry
     from hubembed.testing.tinydata import tiny_dataset
+    from hubembed.training import train
     from hubembed.types import TrainJob, TrainResult
 
     with _workdir(workdir) as work:
@@ -324,7 +329,7 @@ def check_loss(
         if not isinstance(cls.in_batch_negatives, bool):
             raise _fail(who, "in_batch_negatives must be True or False")
         _check_defaults(cls, who, report)
-        runner = registry().create("trainer", trainer)
+        runner = registry().create("trainer", trainer or DEFAULT_TRAINER)
         losses: dict[str, float] = {}
         for shape in loss.expects:
             st_model = loss.prepare_model(_load_model(model))
@@ -342,7 +347,7 @@ def check_loss(
                 model=st_model, loss=loss, train_dataset=tiny_dataset(shape, n=STEPS * BATCH),
                 training=_training(max_steps=steps), output_dir=work / f"train-{shape}", log=lambda m: None,
             )
-            result = runner.train(job)
+            result = train(job, runner)
             if not isinstance(result, TrainResult) or result.steps != steps:
                 raise _fail(who, f"a {steps}-step run on {shape} data did not take {steps} steps")
             if not math.isfinite(result.train_loss):
@@ -357,18 +362,20 @@ def check_loss(
 
 
 def _check_defaults(cls: Any, who: str, report: CheckReport) -> None:
-    """default_data and default_eval name installed plugins, and the default data fits the loss."""
+    """default_data and default_eval (or hubembed's defaults, where they are None) name installed plugins, and the
+    default data fits the loss."""
     from hubembed.errors import UnknownPluginError
-    from hubembed.registry import registry
+    from hubembed.registry import defaults_of, registry
 
     reg = registry()
+    data, evaluators = defaults_of(cls)
     chain = []
-    for name in cls.default_data:
+    for name in data:
         try:
             chain.append(reg.resolve("data", name).load())
         except (UnknownPluginError, PluginError) as err:
             raise _fail(who, f"default_data names {name!r}, which cannot be used: {err}") from None
-    for name in cls.default_eval:
+    for name in evaluators:
         try:
             reg.resolve("evaluator", name).load()
         except (UnknownPluginError, PluginError) as err:
@@ -377,59 +384,129 @@ def _check_defaults(cls: Any, who: str, report: CheckReport) -> None:
         raise _fail(who, "default_data is empty; name the data chain `--plugin NAME` alone should train on")
     produced = set(chain[-1].produces)
     if not produced & set(cls.expects):
+        unset = f" (default_data is not set, so it is hubembed's: {' -> '.join(data)})" if cls.default_data is None else ""
         raise _fail(who, f"default_data ends with a step that produces {'/'.join(sorted(produced))}, "
-                    f"but the loss expects {'/'.join(cls.expects)}")
-    report.passed.append(f"default data ({' -> '.join(cls.default_data)}) fits; default eval ({', '.join(cls.default_eval) or 'none'}) installed")
+                    f"but the loss expects {'/'.join(cls.expects)}{unset}")
+    report.passed.append(f"default data ({' -> '.join(data)}) fits; default eval ({', '.join(evaluators) or 'none'}) installed")
 
 
 def check_trainer(
     plugin: Any, *, params: Any = None, model: str | None = None, workdir: str | Path | None = None,
-    loss: str = "mnr", shape: str = "triplet", steps: int = STEPS,
+    loss: str = "mnr", shape: str = "triplet", steps: int = STEPS, resume: bool = True,
 ) -> CheckReport:
-    """prepare_model() + a `steps`-step train() of the tiny model; see the module docstring."""
+    """prepare_model() + a `steps`-step train() of the tiny model, then (`resume`, with 2 steps or more) the same run
+    resumed from its first checkpoint; see the module docstring."""
+    with _workdir(workdir) as work:
+        kind, cls, trainer, who, report = _start("trainer", plugin, params, work)
+        st_model, result = _train_checked(trainer, model, loss, shape, steps, work / "train", who)
+        report.passed.append(f"{steps}-step train(): TrainResult with {steps} steps, finite loss, weights change")
+        trained = _snapshot(st_model)
+        _check_saved(st_model, work / "saved", who)
+        report.passed.append("the saved model reloads with the same embeddings")
+        if resume and steps >= 2:
+            _check_resume(trainer, model, loss, shape, steps, work, trained, who)
+            report.passed.append("resumed from checkpoint-1 it trains only the steps left, to the same weights")
+        report.details["train_loss"] = round(result.train_loss, 4)
+        return report
+
+
+def _trainer_job(trainer: Any, model: str | None, loss: str, shape: str, steps: int, output_dir: Path, who: str,
+                 resume_from: Path | None = None, count: list[int] | None = None) -> Any:
+    """A fresh prepared tiny model and its TrainJob, checkpointing every step; `count` gets one entry per loss
+    forward (one a training step), to tell a resumed run from one that starts over."""
+    from hubembed.registry import registry
+    from hubembed.testing.tinydata import tiny_dataset
+    from hubembed.types import TrainJob
+
+    loss_plugin = registry().create("loss", loss)
+    if count is not None:
+        loss_plugin.build = _counted(loss_plugin.build, count)  # on this instance only
+    st_model = trainer.prepare_model(loss_plugin.prepare_model(_load_model(model)))
+    if st_model is None or not hasattr(st_model, "encode"):
+        raise _fail(who, "prepare_model() must return the (possibly changed) SentenceTransformer")
+    return TrainJob(
+        model=st_model, loss=loss_plugin, train_dataset=tiny_dataset(shape, n=STEPS * BATCH),
+        training=_training(max_steps=steps, save_steps=1), output_dir=output_dir, log=lambda m: None,
+        resume_from=resume_from,
+    )
+
+
+def _counted(build: Any, count: list[int]) -> Any:
+    def build_counted(model: Any) -> Any:
+        module = build(model)
+        module.register_forward_pre_hook(lambda *_: count.append(1))
+        return module
+
+    return build_counted
+
+
+def _train_checked(trainer: Any, model: str | None, loss: str, shape: str, steps: int, output_dir: Path,
+                   who: str) -> tuple[Any, Any]:
+    """Train a fresh model `steps` steps as a run does; the TrainResult must say what happened and the weights must
+    change."""
+    from hubembed.training import train
+    from hubembed.types import TrainResult
+
+    job = _trainer_job(trainer, model, loss, shape, steps, output_dir, who)
+    before = _snapshot(job.model)
+    result = train(job, trainer)
+    if not isinstance(result, TrainResult):
+        raise _fail(who, f"train() must return a hubembed.types.TrainResult, got {type(result).__name__}")
+    if result.steps != steps:
+        raise _fail(who, f"train() with training.max_steps={steps} took {result.steps} steps; honour job.training")
+    if not math.isfinite(result.train_loss) or result.runtime_s < 0 or result.samples < 0:
+        raise _fail(who, f"TrainResult has a non-finite loss or a negative runtime/samples: {result!r}")
+    try:
+        json.dumps(result.log_history)
+    except (TypeError, ValueError):
+        raise _fail(who, "TrainResult.log_history must be a JSON list of dicts (it goes to metrics.json)") from None
+    if not _changed(before, job.model):
+        raise _fail(who, f"{steps} training steps left every weight unchanged; train job.model in place")
+    return job.model, result
+
+
+def _check_saved(st_model: Any, folder: Path, who: str) -> None:
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from hubembed.registry import registry
-    from hubembed.testing.tinydata import tiny_dataset
-    from hubembed.types import TrainJob, TrainResult
+    texts = ["A man is playing a guitar.", "The cat sleeps on the sofa."]
+    st_model.eval()
+    expected = st_model.encode(texts, convert_to_numpy=True)
+    st_model.save(str(folder), create_model_card=False)
+    again = SentenceTransformer(str(folder), device="cpu").encode(texts, convert_to_numpy=True)
+    if expected.shape != again.shape or not np.allclose(expected, again, atol=1e-4):
+        raise _fail(who, "the saved model gives other embeddings than the trained one; save what was trained")
 
-    with _workdir(workdir) as work:
-        kind, cls, trainer, who, report = _start("trainer", plugin, params, work)
-        loss_plugin = registry().create("loss", loss)
-        st_model = trainer.prepare_model(loss_plugin.prepare_model(_load_model(model)))
-        if st_model is None or not hasattr(st_model, "encode"):
-            raise _fail(who, "prepare_model() must return the (possibly changed) SentenceTransformer")
-        before = _snapshot(st_model)
-        job = TrainJob(
-            model=st_model, loss=loss_plugin, train_dataset=tiny_dataset(shape, n=STEPS * BATCH),
-            training=_training(max_steps=steps), output_dir=work / "train", log=lambda m: None,
-        )
-        result = trainer.train(job)
-        if not isinstance(result, TrainResult):
-            raise _fail(who, f"train() must return a hubembed.types.TrainResult, got {type(result).__name__}")
-        if result.steps != steps:
-            raise _fail(who, f"train() with training.max_steps={steps} took {result.steps} steps; honour job.training")
-        if not math.isfinite(result.train_loss) or result.runtime_s < 0 or result.samples < 0:
-            raise _fail(who, f"TrainResult has a non-finite loss or a negative runtime/samples: {result!r}")
-        try:
-            json.dumps(result.log_history)
-        except (TypeError, ValueError):
-            raise _fail(who, "TrainResult.log_history must be a JSON list of dicts (it goes to metrics.json)") from None
-        if not _changed(before, st_model):
-            raise _fail(who, f"{steps} training steps left every weight unchanged; train job.model in place")
-        report.passed.append(f"{steps}-step train(): TrainResult with {steps} steps, finite loss, weights change")
-        texts = ["A man is playing a guitar.", "The cat sleeps on the sofa."]
-        st_model.eval()
-        expected = st_model.encode(texts, convert_to_numpy=True)
-        saved = work / "saved"
-        st_model.save(str(saved), create_model_card=False)
-        again = SentenceTransformer(str(saved), device="cpu").encode(texts, convert_to_numpy=True)
-        if expected.shape != again.shape or not np.allclose(expected, again, atol=1e-4):
-            raise _fail(who, "the saved model gives other embeddings than the trained one; save what was trained")
-        report.passed.append("the saved model reloads with the same embeddings")
-        report.details["train_loss"] = round(result.train_loss, 4)
-        return report
+
+RESUME_FIX = "train with the core's runner (no train() of its own, or hubembed.api.run_training(job, overrides) in it)"
+
+
+def _check_resume(trainer: Any, model: str | None, loss: str, shape: str, steps: int, work: Path,
+                  trained: dict[str, Any], who: str) -> None:
+    """What `hubembed train --resume` asks: the run checkpointed, and a fresh model resumed from its first
+    checkpoint trains only the steps left and ends with the weights of the run that was not interrupted."""
+    from hubembed.checkpoints import CHECKPOINTS, checkpoint_damage
+    from hubembed.training import train
+
+    first = work / "train" / CHECKPOINTS / "checkpoint-1"
+    damage = checkpoint_damage(first) if first.is_dir() else "it is missing"
+    if damage is not None:
+        raise _fail(who, f"training with training.save_steps=1 left no whole job.output_dir/{CHECKPOINTS}/checkpoint-1 "
+                    f"({damage}), so `hubembed train --resume` cannot continue its runs; keep output_dir and save_* "
+                    f"out of arguments(), and {RESUME_FIX}")
+    count: list[int] = []
+    job = _trainer_job(trainer, model, loss, shape, steps, work / "resumed", who, resume_from=first, count=count)
+    result = train(job, trainer)
+    if len(count) != steps - 1 or getattr(result, "steps", None) != steps:
+        raise _fail(who, f"resumed from checkpoint-1 of a {steps}-step run, train() trained {len(count)} steps and "
+                    f"reported {getattr(result, 'steps', '?')} (want {steps - 1} and {steps}): it must continue from "
+                    f"job.resume_from; {RESUME_FIX}")
+    after = job.model.state_dict()
+    drift = max((float((after[k] - v).abs().max()) for k, v in trained.items() if k in after and v.is_floating_point()),
+                default=0.0)
+    if set(after) != set(trained) or drift > 1e-5:
+        raise _fail(who, f"resumed from checkpoint-1, the model ends {drift:.1e} away from the run that was not "
+                    f"interrupted; restore the weights, optimizer and scheduler from job.resume_from, or {RESUME_FIX}")
 
 
 def check_evaluator(

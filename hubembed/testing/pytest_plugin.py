@@ -52,8 +52,8 @@ def hubembed_check(hubembed_tiny_model: str, tmp_path: Any) -> Callable[..., Any
 
 @pytest.fixture
 def hubembed_local_hub() -> Iterator[Any]:
-    """A Hub-compatible server on 127.0.0.1 (see hubembed.testing.hub_server.LocalHub); stopped afterwards."""
-    from hubembed.testing.hub_server import LocalHub
+    """A Hub-compatible server on 127.0.0.1 (see hubembed.localhub.LocalHub); stopped afterwards."""
+    from hubembed.localhub import LocalHub
 
     with LocalHub() as hub:
         yield hub

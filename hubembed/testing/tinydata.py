@@ -14,7 +14,6 @@ columns, 0-1 floats in a `score` column and 0/1/2 in a `label` column.
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import random
 from functools import lru_cache
@@ -28,10 +27,9 @@ LABELS = {"entailment": 0, "neutral": 1, "contradiction": 2}
 
 @lru_cache(maxsize=1)
 def _nli() -> tuple[tuple[str, str, int], ...]:
-    from hubembed.bundled import NLI_SAMPLE
+    from hubembed.bundled import read_nli_sample
 
-    with gzip.open(NLI_SAMPLE.path, "rt", encoding="utf-8", newline="") as f:
-        rows = [(r["sentence1"], r["sentence2"], LABELS[r["label"]]) for r in csv.DictReader(f) if r["label"] in LABELS]
+    rows = [(r["sentence1"], r["sentence2"], LABELS[r["label"]]) for r in read_nli_sample() if r["label"] in LABELS]
     return tuple(r for r in rows if len(r[0]) < 200 and len(r[1]) < 200)  # short texts keep tiny runs tiny
 
 

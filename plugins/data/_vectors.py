@@ -44,7 +44,7 @@ def texts_fingerprint(texts: list[str]) -> str:
 
 def resolve_precision(precision: str) -> str:
     """auto -> bf16 where the hardware runs it fast (AMX / AVX512-BF16 / CUDA), else fp32."""
-    from hubembed.hardware import resolve_precision as resolve
+    from hubembed.api import resolve_precision as resolve
 
     resolved = resolve(precision)
     return "fp32" if resolved == "fp16" else resolved
@@ -53,7 +53,7 @@ def resolve_precision(precision: str) -> str:
 def load_model(path: str) -> Any:
     from sentence_transformers import SentenceTransformer
 
-    from hubembed.errors import ModelLoadError
+    from hubembed.api import ModelLoadError
 
     try:
         return SentenceTransformer(str(path))
@@ -82,14 +82,9 @@ def embed(
     if cache_dir is not None:
         key = hashlib.sha256(f"{model_key}|{precision}|{texts_fingerprint(texts)}".encode()).hexdigest()[:24]
         file = Path(cache_dir) / "embeddings" / f"{key}.npy"
-        if file.exists():
-            try:
-                array = np.load(file)
-                if array.shape[0] == len(texts):
-                    log(f"  {len(texts)} {what}: embeddings from the cache ({file.name})")
-                    return torch.from_numpy(array), True
-            except (OSError, ValueError):
-                pass  # a damaged cache file: embed again and overwrite it
+        cached = _from_cache(file, len(texts), what, log)
+        if cached is not None:
+            return cached, True
     started = time.time()
     log(f"  embedding {len(texts)} {what} ({precision}, batch {batch_size})...")
     with torch.inference_mode(), torch.autocast(
@@ -110,6 +105,25 @@ def embed(
         np.save(tmp, vectors.numpy())
         os.replace(tmp, file)  # atomic: a concurrent or interrupted run never reads half a file
     return vectors, False
+
+
+def _from_cache(file: Path, count: int, what: str, log: Callable[[str], None]) -> Any | None:
+    """The embeddings cached in `file`, or None when there are none for these `count` texts (they are embedded
+    again and the file overwritten)."""
+    import numpy as np
+    import torch
+
+    if not file.exists():
+        return None
+    try:
+        array = np.load(file)
+    except (OSError, ValueError) as err:
+        log(f"  embeddings cache {file.name} is unreadable ({err}): embedding again")
+        return None
+    if array.shape[0] != count:
+        return None
+    log(f"  {count} {what}: embeddings from the cache ({file.name})")
+    return torch.from_numpy(array)
 
 
 def topk_blocks(

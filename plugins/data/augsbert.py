@@ -20,8 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hubembed.errors import ConfigError, DataError
-from hubembed.types import BuildContext, DataBuilder
+from hubembed.api import (
+    NLI_SAMPLE,
+    STSB,
+    BuildContext,
+    ConfigError,
+    DataBuilder,
+    DataError,
+    read_rows,
+    read_sentences,
+    read_stsb,
+)
+from hubembed_plugins.data import _vectors as vec
 
 MIN_GOLD = 32  # fewer scored pairs cannot train a cross-encoder head into anything but noise
 
@@ -79,8 +89,6 @@ class AugSBERTBuilder(DataBuilder):
         gold, gold_origin = self._gold(rng)
         stats: dict[str, Any] = {"gold": len(gold), "gold_source": gold_origin}
         if p.gold == "stsb":
-            from hubembed.bundled import STSB
-
             stats["hub_id"] = STSB["train"].hub_id
         rows = list(gold) if p.mode != "silver" else []
         if p.mode != "gold":
@@ -102,14 +110,10 @@ class AugSBERTBuilder(DataBuilder):
     def _gold(self, rng: random.Random) -> tuple[list[tuple[str, str, float]], str]:
         p = self.params
         if p.gold == "stsb":
-            from hubembed.bundled import STSB, read_stsb
-
             s1, s2, scores = read_stsb("train")
             gold = [(a, b, round(s / 5.0, 4)) for a, b, s in zip(s1, s2, scores)]
             origin = f"{STSB['train'].hub_id}@{STSB['train'].revision} (bundled STS Benchmark train)"
         else:
-            from hubembed.datafiles import read_rows
-
             if not Path(p.gold).exists():
                 raise DataError(f"augsbert: gold file {p.gold} does not exist; give a scored-pairs file or gold=stsb")
             rows = read_rows(p.gold)
@@ -137,8 +141,6 @@ class AugSBERTBuilder(DataBuilder):
     # --- stages 2-4: cross-encoder, candidate pairs, silver labels -------------------------------------------------
 
     def _silver(self, ctx: BuildContext, gold, rng: random.Random, stats: dict[str, Any]) -> list[tuple[str, str, float]]:
-        from hubembed_plugins.data import _vectors as vec
-
         p = self.params
         root = Path(ctx.cache_dir) / "augsbert"
         precision = vec.resolve_precision(p.precision)
@@ -181,8 +183,6 @@ class AugSBERTBuilder(DataBuilder):
 
     def _cross_encoder(self, ctx: BuildContext, gold, gold_fp: str, precision: str, root: Path) -> tuple[str, str, dict]:
         """The cross-encoder folder: the given one, or one trained on gold (cached by base model + gold + params)."""
-        from hubembed_plugins.data import _vectors as vec
-
         p = self.params
         if p.cross_encoder:
             if not Path(p.cross_encoder).is_dir():
@@ -257,15 +257,11 @@ class AugSBERTBuilder(DataBuilder):
     def _unlabeled(self, rng: random.Random) -> tuple[list[str], str]:
         p = self.params
         if p.unlabeled == "nli":
-            from hubembed.bundled import NLI_SAMPLE
-            from hubembed.datafiles import read_rows
+            from hubembed.api import nli_sample_sentences
 
-            rows = read_rows(NLI_SAMPLE.path)
-            texts = [str(r[c]).strip() for r in rows for c in ("sentence1", "sentence2") if r.get(c)]
+            texts = nli_sample_sentences()
             origin = f"{NLI_SAMPLE.hub_id}@{NLI_SAMPLE.revision} (bundled sample sentences)"
         else:
-            from hubembed.datafiles import read_sentences
-
             if not Path(p.unlabeled).exists():
                 raise DataError(f"augsbert: unlabeled file {p.unlabeled} does not exist; give a text file or unlabeled=nli")
             texts = read_sentences(p.unlabeled, p.unlabeled_column)
@@ -282,8 +278,6 @@ class AugSBERTBuilder(DataBuilder):
 
     def _neighbour_pairs(self, ctx: BuildContext, sentences: list[str], bi_path: str, bi_key: str, precision: str) -> list[tuple[str, str]]:
         """Each sentence with its top_k most similar other sentences; unordered pairs counted once."""
-        from hubembed_plugins.data import _vectors as vec
-
         model = vec.load_model(bi_path)
         vectors, _ = vec.embed(
             model, sentences, model_key=bi_key, cache_dir=ctx.cache_dir, batch_size=self.params.batch_size,

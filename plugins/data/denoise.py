@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubembed.errors import ConfigError, DataError
-from hubembed.types import BuildContext, DataBuilder
+from hubembed.api import NLI_SAMPLE, BuildContext, ConfigError, DataBuilder, DataError, read_sentences
 
+TEXT_FILES = (".txt", ".txt.gz")  # plain text, one sentence per line
 TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
 NO_SPACE_BEFORE = set(".,!?;:%)]}'’\"")
 NO_SPACE_AFTER = set("([{$\"")
@@ -48,6 +48,13 @@ class DenoiseBuilder(DataBuilder):
     def check_params(cls, workdir: Path) -> dict[str, Any]:
         return {"limit": 32}
 
+    @classmethod
+    def reads_file(cls, path: Path) -> tuple[int, dict[str, Any]] | None:
+        """A plain text file is surely sentences to denoise (TSDAE)."""
+        if path.is_file() and path.name.endswith(TEXT_FILES):
+            return 2, {"source": str(path)}
+        return None
+
     def build(self, ctx: BuildContext, upstream: Any) -> Any:
         from datasets import Dataset, DatasetDict
 
@@ -65,8 +72,6 @@ class DenoiseBuilder(DataBuilder):
             kept += n_kept
             total += n_words
         if self.params.source == "nli":
-            from hubembed.bundled import NLI_SAMPLE
-
             ctx.stats["hub_id"] = NLI_SAMPLE.hub_id
         ctx.stats.update(
             source=origin,
@@ -78,15 +83,11 @@ class DenoiseBuilder(DataBuilder):
         return DatasetDict({"train": Dataset.from_dict({"damaged": damaged, "original": sentences})})
 
     def _sentences(self) -> tuple[list[str], str]:
-        from hubembed.datafiles import read_rows, read_sentences
-
         source = self.params.source
         if source == "nli":
-            from hubembed.bundled import NLI_SAMPLE
+            from hubembed.api import nli_sample_sentences
 
-            rows = read_rows(NLI_SAMPLE.path)
-            texts = [str(r[c]).strip() for r in rows for c in ("sentence1", "sentence2") if r.get(c)]
-            return [t for t in texts if t], f"{NLI_SAMPLE.hub_id}@{NLI_SAMPLE.revision} (bundled sample, premises and hypotheses)"
+            return nli_sample_sentences(), f"{NLI_SAMPLE.hub_id}@{NLI_SAMPLE.revision} (bundled sample, premises and hypotheses)"
         if not Path(source).exists():
             raise DataError(f"denoise: {source} does not exist; give a text file (one sentence per line), a data file, or nli")
         sentences = read_sentences(source, self.params.column)

@@ -9,9 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubembed.datafiles import FileRows
-from hubembed.errors import DataError
-from hubembed.types import SHAPES, BuildContext, DataBuilder
+from hubembed.api import (
+    FORMATS,
+    NLI_SAMPLE,
+    SHAPES,
+    BuildContext,
+    DataBuilder,
+    DataError,
+    columns_of,
+    pick_column,
+    read_files,
+)
+from hubembed.api import FileRows
 
 DEFAULT_SOURCE = "sentence-transformers/all-nli"
 LABELS = ("entailment", "neutral", "contradiction")  # index = the int label of MNLI, SNLI and all-nli
@@ -20,6 +29,8 @@ UNLABELLED = {"-", "", "-1", "none", "null"}
 PREMISE = ("premise", "sentence1", "sentence_1", "text_a", "anchor")
 HYPOTHESIS = ("hypothesis", "sentence2", "sentence_2", "text_b")
 LABEL = ("label", "gold_label", "labels")
+LABELLED = {"label", "gold_label"}  # a local file with one of these columns is NLI data
+TABULAR = tuple(fmt + gz for fmt in FORMATS for gz in ("", ".gz"))
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,16 @@ class NLIBuilder(DataBuilder):
     booktitle = "Proceedings of NAACL-HLT", year = "2018"
 }"""
 
+    @classmethod
+    def reads_file(cls, path: Path) -> tuple[int, dict[str, Any]] | None:
+        """A data file (or folder) whose first file has a label or gold_label column is surely NLI pairs. A data file
+        that cannot be read is a DataError here, naming the file; other files (text, unknown formats) are not ours."""
+        if not (path.is_dir() or (path.is_file() and path.name.endswith(TABULAR))):
+            return None
+        if LABELLED & set(columns_of(path)):
+            return 2, {"source": str(path)}
+        return None
+
     def build(self, ctx: BuildContext, upstream: Any) -> Any:
         from datasets import Dataset, DatasetDict
 
@@ -75,9 +96,7 @@ class NLIBuilder(DataBuilder):
         return DatasetDict({"train": Dataset.from_dict({c: [e[i] for e in examples] for i, c in enumerate(columns)})})
 
     def _read(self, ctx: BuildContext) -> tuple[list[FileRows], list[str] | None, str]:
-        from hubembed.datafiles import read_files
-
-        from hubembed.bundled import NLI_SAMPLE, hub_unreachable
+        from hubembed.api import hub_unreachable, read_nli_sample
 
         source = self.params.source
         if Path(source).exists():
@@ -87,7 +106,7 @@ class NLIBuilder(DataBuilder):
             try:
                 rows, names, origin = _from_hub(source, self.params.subset, self.params.split)
                 return [FileRows(origin, rows)], names, origin
-            except Exception as err:  # noqa: BLE001 - offline, gated, missing: all end in the same choice
+            except Exception as err:  # noqa: BLE001 - offline, gated, missing: the reason is raised or logged below
                 reason = _reason(err)
         if source != DEFAULT_SOURCE:
             raise DataError(
@@ -95,7 +114,8 @@ class NLIBuilder(DataBuilder):
             )
         ctx.log(f"Hub unreachable ({reason}): using the {NLI_SAMPLE.description} instead of {DEFAULT_SOURCE}")
         ctx.stats["hub_id"] = NLI_SAMPLE.hub_id
-        return read_files(NLI_SAMPLE.path), None, f"{NLI_SAMPLE.hub_id}@{NLI_SAMPLE.revision} (bundled sample)"
+        bundled = FileRows(str(NLI_SAMPLE.path), read_nli_sample())
+        return [bundled], None, f"{NLI_SAMPLE.hub_id}@{NLI_SAMPLE.revision} (bundled sample)"
 
 
 def _from_hub(source: str, subset: str | None, split: str) -> tuple[list[dict[str, Any]], list[str] | None, str]:
@@ -116,8 +136,6 @@ def _reason(err: Exception) -> str:
 
 def _normalise(parts: list[FileRows], label_names: list[str] | None) -> tuple[list[tuple[str, str, int]], int]:
     """(premise, hypothesis, label 0/1/2) for every labelled row; count the unlabelled ones dropped."""
-    from hubembed.datafiles import pick_column
-
     pairs, dropped = [], 0
     for part in parts:
         if not part.rows:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from hubembed.datafiles import FileRows, columns_of, read_files
-from hubembed.errors import DataError
-from hubembed.types import SHAPES, BuildContext, DataBuilder
+from hubembed.api import SHAPES, BuildContext, DataBuilder, DataError, columns_of, read_files
+from hubembed.api import FileRows
 
 SHAPE_CHOICES = ("triplet", "pair-score", "pair-class", "pair")  # detection order: most specific first
 
@@ -45,6 +45,12 @@ class PairsBuilder(DataBuilder):
             raise DataError(f"pairs: shape {self.params.shape!r} is unknown; use auto or one of {', '.join(SHAPES)}")
         # What this file can give is known from its header, so the run is checked before anything heavy loads.
         self.produces = (self.params.shape,) if self.params.shape != "auto" else self._detect()
+
+    @classmethod
+    def reads_file(cls, path: Path) -> tuple[int, dict[str, Any]] | None:
+        """Any file or folder that exists may be pairs: the surer builders (nli, denoise) take theirs first, and a
+        file that no shape fits is a DataError naming its columns when the step is made."""
+        return (1, {"path": str(path)}) if path.exists() else None
 
     def _renamed(self, columns: list[str]) -> list[str]:
         back = {theirs: ours for ours, theirs in self.params.columns.items()}

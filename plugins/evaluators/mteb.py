@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubembed.types import EvalContext, Evaluator, Score
+from hubembed.api import (
+    STSB,
+    ConfigError,
+    DataError,
+    EvalContext,
+    Evaluator,
+    HubembedError,
+    Score,
+    read_files,
+    read_stsb,
+)
 
 # a couple of useful metrics reported next to each task type's main score (when the task computes them)
 SECONDARY: dict[str, tuple[str, ...]] = {
@@ -66,8 +76,6 @@ class MTEBEvaluator(Evaluator):
         super().__init__(params)
         self.task_names = [n.strip() for n in str(self.params.tasks).split(",") if n.strip()]
         if not self.task_names:
-            from hubembed.errors import ConfigError
-
             raise ConfigError("mteb: no task given; set tasks to MTEB task names, e.g. tasks=STSBenchmark,SciFact")
 
     # -- evaluation ------------------------------------------------------------------------------------------
@@ -102,8 +110,6 @@ class MTEBEvaluator(Evaluator):
                     show_progress_bar=False,
                 )
             if result.exceptions:
-                from hubembed.errors import HubembedError
-
                 raise HubembedError(f"mteb: {meta.name} failed: {result.exceptions[0].exception}")
             task_scores = self._to_scores(task, result.task_results[0])
             scores.extend(task_scores)
@@ -143,11 +149,9 @@ class MTEBEvaluator(Evaluator):
     def _get_task(mteb: Any, name: str) -> Any:
         try:
             return mteb.get_task(name)
-        except KeyError:
+        except KeyError:  # unknown name: the error below offers the closest ones
             pass
         import difflib
-
-        from hubembed.errors import ConfigError
 
         known = [t.metadata.name for t in mteb.get_tasks(exclude_superseded=False)]
         by_lower = {n.lower(): n for n in known}
@@ -172,7 +176,7 @@ class MTEBEvaluator(Evaluator):
                 elif split in task.dataset:
                     unit = "pairs" if task.metadata.type == "STS" else "rows"
                     parts.append(f"{len(task.dataset[split])} {unit}")
-        except (KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, AttributeError):  # an unusual data shape: the log line just says less
             pass
         return "; ".join(parts) or "data loaded"
 
@@ -184,8 +188,6 @@ class MTEBEvaluator(Evaluator):
             pinned = f"{meta.dataset['path']}@{meta.dataset['revision'][:8]}"
             ctx.log(f"mteb: {meta.name} reads {source}: the data of {pinned}")
             return
-        from hubembed.errors import ConfigError
-
         wanted = self._wanted_layout(task)
         reason = _hub_unreachable()
         if reason is None:
@@ -230,8 +232,6 @@ class MTEBEvaluator(Evaluator):
             return None
         root = Path(self.params.data_dir).expanduser()
         if not root.is_dir():
-            from hubembed.errors import ConfigError
-
             layout = BEIR_LAYOUT.format(split="/".join(task.eval_splits))
             raise ConfigError(
                 f"mteb: data_dir {str(root)!r} is not a folder; for {meta.name} it should hold "
@@ -274,8 +274,6 @@ def _quiet_mteb() -> Iterator[None]:
 def _feed_stsb(task: Any) -> str:
     from datasets import Dataset, DatasetDict
 
-    from hubembed.bundled import STSB, read_stsb
-
     s1, s2, gold = read_stsb("test")  # gold on 0-5, the scale of STSBenchmarkSTS.min_score/max_score
     task.dataset = DatasetDict({"test": Dataset.from_dict({"sentence1": s1, "sentence2": s2, "score": gold})})
     task.data_loaded = True
@@ -291,9 +289,6 @@ def _beir_file(folder: Path, stem: str) -> Path | None:
 
 def _read_beir(path: Path, needed: tuple[str, ...]) -> list[dict[str, Any]]:
     """The objects of a BEIR corpus or queries file; a bad line is one error naming the file and line."""
-    from hubembed.datafiles import read_files
-    from hubembed.errors import DataError
-
     part = read_files(path)[0]  # invalid JSON, a line that is not an object: "FILE line N: ..."
     for i, row in enumerate(part.rows):
         for key in needed:
@@ -304,8 +299,6 @@ def _read_beir(path: Path, needed: tuple[str, ...]) -> list[dict[str, Any]]:
 
 def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     import csv
-
-    from hubembed.errors import DataError
 
     qrels: dict[str, dict[str, int]] = {}
     with path.open(encoding="utf-8", newline="") as f:
@@ -327,8 +320,6 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
 def _feed_beir(task: Any, folder: Path) -> None:
     """BEIR folder -> the RetrievalSplitData mteb's RetrievalDatasetLoader.load() returns, per eval split."""
     from datasets import Dataset
-
-    from hubembed.errors import ConfigError
 
     queries_file = _beir_file(folder, "queries")
     if queries_file is None:
@@ -359,25 +350,17 @@ def _feed_beir(task: Any, folder: Path) -> None:
     task.data_loaded = True
 
 
-def _hub_unreachable(timeout: float = 3.0) -> str | None:
+def _hub_unreachable() -> str | None:
     """Why the Hub cannot be used right now, or None. Offline mode is not a reason: the datasets cache may hold it."""
-    import socket
-    from urllib.parse import urlsplit
-
-    from huggingface_hub import constants
+    from hubembed.api import hub_unreachable  # lazy: loads huggingface_hub
 
     if _offline_mode():
         return None  # mteb's loader then reads the datasets cache only, without network and without retries
-    url = urlsplit(constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname or "", port), timeout=timeout):
-            return None
-    except OSError as err:
-        return f"Hub at {constants.ENDPOINT} unreachable: {err}"
+    reason = hub_unreachable()
+    return None if reason is None else f"Hub unreachable: {reason}"
 
 
 def _offline_mode() -> bool:
-    from huggingface_hub import constants
+    from hubembed.api import hub_offline
 
-    return bool(constants.HF_HUB_OFFLINE)
+    return hub_offline()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubembed.types import Loss
+from hubembed.api import Loss
 from hubembed_plugins.losses.mnr import negatives_per_anchor  # the same batch arithmetic: GradCache changes memory, not math
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubembed.types import Loss
+from hubembed.api import Loss
 
 
 @dataclass(frozen=True)

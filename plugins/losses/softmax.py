@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubembed.types import Loss
+from hubembed.api import SBERT_CITATION, Loss
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,7 @@ class SoftmaxLoss(Loss):
     expects = ("pair-class",)
     default_data = ("nli",)
     default_eval = ("stsb",)
-    citation = """@inproceedings{reimers-2019-sentence-bert,
-    title = "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks",
-    author = "Reimers, Nils and Gurevych, Iryna",
-    booktitle = "Proceedings of EMNLP-IJCNLP", year = "2019", url = "https://arxiv.org/abs/1908.10084"
-}"""
+    citation = SBERT_CITATION  # the SBERT paper introduced it
 
     def num_labels(self) -> int | None:
         return self.params.num_labels

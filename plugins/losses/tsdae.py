@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hubembed.errors import ConfigError
-from hubembed.types import Loss
+from hubembed.api import ConfigError, Loss
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""LoRA fine-tuning through PEFT: a small adapter on the transformer's attention, trained with the same
-SentenceTransformerTrainer as a full fine-tune; the base weights stay frozen.
+"""LoRA fine-tuning through PEFT: a small adapter on the transformer's attention, trained by the core's runner
+(hubembed.training) like a full fine-tune, at its own learning rate; the base weights stay frozen.
 
 The output folder holds the adapter (adapter_config.json + adapter_model.safetensors, plus the
 sentence-transformers modules), which `SentenceTransformer(folder_or_repo)` loads on top of the base model the
@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubembed.errors import ConfigError
-from hubembed.types import Trainer, TrainJob, TrainResult
+from hubembed.api import ConfigError, Flag, Trainer, TrainJob
 
 # Attention projections to adapt, per transformers `model_type`: embedding architectures first, then PEFT's own
 # table (peft.utils.constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING) for everything else.
@@ -68,6 +67,8 @@ class LoraTrainer(Trainer):
     author = {Edward J. Hu and Yelong Shen and Phillip Wallis and Zeyuan Allen-Zhu and Yuanzhi Li and Shean Wang and Lu Wang and Weizhu Chen},
     booktitle = {International Conference on Learning Representations}, year = {2022}
 }"""
+
+    flags = (Flag("--merge", "also write merged/, the base model with the adapter folded in", param="merge"),)
 
     @classmethod
     def check_params(cls, workdir: Path) -> dict[str, Any]:
@@ -131,12 +132,13 @@ class LoraTrainer(Trainer):
             )
         return [t for t in known if t in available]
 
-    def train(self, job: TrainJob) -> TrainResult:
-        from hubembed_plugins.trainers.full import run_st_trainer
-
+    def arguments(self, job: TrainJob) -> dict[str, Any]:
+        """The adapter's learning rate (weight_decay and max_grad_norm, named like training arguments, the runner
+        passes itself); the runner asks once, as training starts, so the adapter is described here."""
         lr = job.training.lr * self.params.lr_multiplier
-        job.log(f"LoRA r={self.params.r} alpha={self.params.alpha} on {', '.join(sorted(_adapter_config(job.model).target_modules))}; lr {lr:g}")
-        return run_st_trainer(job, self.params.weight_decay, self.params.max_grad_norm, lr=lr)
+        targets = ", ".join(sorted(_adapter_config(job.model).target_modules))
+        job.log(f"LoRA r={self.params.r} alpha={self.params.alpha} on {targets}; lr {lr:g}")
+        return {"learning_rate": lr}
 
     def save(self, job: TrainJob, folder: Path) -> dict[str, Any]:
         """The adapter in `folder` (naming the base by Hub id and revision when it has one), and with `merge` a full
@@ -169,6 +171,14 @@ class LoraTrainer(Trainer):
         if self.params.merge:
             facts["merged"] = merge(model, local_base, folder, folder / MERGED)
         return facts
+
+    def weights_note(self, weights: dict[str, Any], folder: Path) -> str | None:
+        """The adapter's size and share of the weights, the base it applies to, and where the merged model is."""
+        base = weights["base_model"]
+        on = base["id"] + (f"@{base['revision']}" if base.get("revision") else "")
+        merged = f"; merged model: {folder}/{weights['merged']['path']}/" if weights.get("merged") else ""
+        return (f"a LoRA adapter ({weights['adapter']['bytes'] / 1e6:.1f} MB, {weights['trainable_share']:.2%} of the "
+                f"weights trained) on {on}{merged}")
 
 
 def merge(model: Any, base: str, adapter_folder: Path, out: Path) -> dict[str, Any]:

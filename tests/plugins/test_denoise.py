@@ -36,6 +36,18 @@ def test_default_source_is_the_bundled_nli_sentences(tmp_path):
     assert 0.3 < stats["words_kept"] < 0.5 and "bundled sample" in stats["source"]
     again, _ = build(tmp_path, limit=200)
     assert again["damaged"] == ds["damaged"]  # seeded
+    from hubembed.bundled import nli_sample_sentences
+
+    assert set(ds["original"]) <= set(nli_sample_sentences())
+
+
+def test_bundled_sentences_are_premises_then_hypotheses_stripped():
+    from hubembed.bundled import nli_sample_sentences, read_nli_sample
+
+    rows = read_nli_sample()
+    sentences = nli_sample_sentences()
+    assert sentences[:2] == [rows[0]["sentence1"].strip(), rows[0]["sentence2"].strip()]
+    assert all(s and s == s.strip() for s in sentences) and len(sentences) <= 2 * len(rows)
 
 
 def test_text_file_and_a_column_of_a_data_file(tmp_path):
@@ -53,7 +65,8 @@ def test_text_file_and_a_column_of_a_data_file(tmp_path):
 def test_a_text_file_on_the_command_line_goes_to_denoise(tmp_path):
     txt = tmp_path / "s.txt"
     txt.write_text("One sentence.\n")
-    assert cfgmod.data_step(str(txt)) == cfgmod.Step("denoise", {"source": str(txt)})
+    step = cfgmod.data_step(str(txt))
+    assert cfgmod.resolve_data((step,))[0].info.short == "denoise" and step.params == {"source": str(txt)}
 
 
 @pytest.mark.parametrize(

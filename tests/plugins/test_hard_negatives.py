@@ -13,8 +13,8 @@ from hubembed.types import BuildContext
 from hubembed_plugins.data.hard_negatives import HardNegativesMiner, Params
 
 
-def mine(tiny_model, tmp_path: Path, shape="n-tuple", upstream="pair", n=48, **params):
-    ctx = BuildContext(shape=shape, seed=0, model=tiny_model, cache_dir=tmp_path / "cache", log=lambda m: None)
+def mine(tiny_model, tmp_path: Path, shape="n-tuple", upstream="pair", n=48, log=lambda m: None, **params):
+    ctx = BuildContext(shape=shape, seed=0, model=tiny_model, cache_dir=tmp_path / "cache", log=log)
     values = {"range_min": 0, "range_max": 10, "relative_margin": None, "precision": "fp32", **params}
     result = HardNegativesMiner(Params(**values)).build(ctx, tiny_dataset_dict(upstream, n=n))
     return result["train"], ctx.stats
@@ -73,6 +73,16 @@ def test_embeddings_come_from_the_cache_the_second_time(tiny_model, tmp_path):
     assert list((tmp_path / "cache" / "embeddings").glob("*.npy"))
     _, other = mine(tiny_model, tmp_path, n=40)  # other data: other key
     assert other["embeddings_cached"] is False
+
+
+def test_a_damaged_cache_file_is_said_and_embedded_again(tiny_model, tmp_path):
+    first, _ = mine(tiny_model, tmp_path)
+    (cached,) = (tmp_path / "cache" / "embeddings").glob("*.npy")
+    cached.write_bytes(b"not an array")
+    said: list[str] = []
+    again, stats = mine(tiny_model, tmp_path, log=said.append)
+    assert any("is unreadable" in m and "embedding again" in m for m in said), said
+    assert stats["embeddings_cached"] is False and again["negative_1"] == first["negative_1"]
 
 
 def test_a_corpus_file_adds_candidates(tiny_model, tmp_path):

@@ -22,6 +22,7 @@ def test_lora_run_saves_an_adapter_and_a_merged_model(run_cli, tiny_model, tmp_p
     result = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--trainer", "lora", "--merge", "--output", str(out), *FAST, env=ONE_THREAD)
     assert result.returncode == 0, result.stderr
     assert "LoRA r=8" in result.stderr
+    assert "a LoRA adapter (" in result.stdout and f"on {tiny_model}; merged model: {out}/merged/" in result.stdout
     assert (out / "adapter_model.safetensors").exists() and (out / "adapter_config.json").exists()
     assert not (out / "model.safetensors").exists()  # the adapter, not a full copy of the weights
     assert (out / "merged" / "model.safetensors").exists()
@@ -54,7 +55,7 @@ def test_lora_bad_input_is_one_line_and_writes_nothing(run_cli, tiny_model, tmp_
     assert not out.exists() and not list(tmp_path.glob(".*partial"))
 
     merge_full = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--merge", "--output", str(out), *FAST, env=ONE_THREAD)
-    assert merge_full.returncode == 2 and "--merge applies to adapter trainers" in merge_full.stderr
+    assert merge_full.returncode == 2 and "--merge applies to the trainer plugin(s) lora, not full" in merge_full.stderr
     bad_rank = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--trainer", "lora", "--set", "trainer.r=0",
                        "--output", str(out), *FAST, env=ONE_THREAD)
     assert bad_rank.returncode == 2 and "r must be at least 1" in bad_rank.stderr
@@ -77,6 +78,22 @@ def test_target_modules_are_detected_per_architecture():
     with pytest.raises(ConfigError, match=r"does not know which layers to adapt in a funnel model.*q_head"):
         LoraTrainer().targets(funnel)
     assert LoraTrainer(Params(target_modules=("q_head", "v_head"))).targets(funnel) == ["q_head", "v_head"]
+
+
+def test_the_adapter_trains_at_its_own_learning_rate(tiny_model, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from hubembed.registry import registry
+    from hubembed.training import trainer_arguments
+    from hubembed.types import TrainingParams, TrainJob
+    from hubembed_plugins.trainers.lora import LoraTrainer, Params
+
+    lora = LoraTrainer(Params(lr_multiplier=5.0))
+    said = []
+    job = TrainJob(model=lora.prepare_model(SentenceTransformer(tiny_model, device="cpu")), loss=registry().create("loss", "mnr"),
+                   train_dataset=None, training=TrainingParams(lr=2e-5), output_dir=tmp_path, log=said.append)
+    assert trainer_arguments(job, lora) == {"weight_decay": 0.0, "max_grad_norm": 1.0, "learning_rate": 2e-5 * 5.0}
+    assert said == ["LoRA r=8 alpha=16 on key, query, value; lr 0.0001"]
 
 
 def test_pushed_adapter_loads_by_repo_id(run_cli, tiny_model, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from hubembed import compat
 from hubembed import config as cfgmod
 from hubembed.pipeline import build_data
+from hubembed.training import train
 from hubembed.types import TrainJob, TrainingParams
 
 
@@ -19,12 +20,12 @@ def test_loss_trains_the_tiny_model(loss, tiny_model, tmp_path):
     cfg = cfgmod.apply_overrides(cfgmod.with_defaults(cfgmod.RunConfig(loss=cfgmod.Step(loss))), ["data.limit=32"])
     run = cfgmod.resolve(cfg)
     train_ds, report = build_data(run, compat.check(run), tiny_model, log=lambda m: None)
-    assert len(train_ds) == 32 and report[0]["fingerprint"]
+    assert len(train_ds) == 32 and report[0].fingerprint
     model = SentenceTransformer(tiny_model)
     before = [p.detach().clone() for p in model.parameters()]
     training = TrainingParams(max_steps=2, batch_size=8, lr=1e-3, precision="fp32", logging_steps=1)
     job = TrainJob(model=model, loss=run.loss.plugin, train_dataset=train_ds, training=training, output_dir=tmp_path)
-    result = run.trainer.plugin.train(job)
+    result = train(job, run.trainer.plugin)
     assert result.steps == 2 and result.train_loss > 0
     assert any(e.get("loss") is not None for e in result.log_history)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -98,14 +98,32 @@ def test_offline_other_hub_id_is_a_clear_error(tmp_path):
 
 
 def test_bundled_sample_never_trains_a_non_entailment_as_positive(tmp_path):
-    import csv
-    import gzip
+    from hubembed.bundled import read_nli_sample
 
-    from hubembed.bundled import NLI_SAMPLE
-
-    with gzip.open(NLI_SAMPLE.path, "rt") as f:
-        entailed = {(r["sentence1"], r["sentence2"]) for r in csv.DictReader(f) if r["label"] == "entailment"}
+    entailed = {(r["sentence1"], r["sentence2"]) for r in read_nli_sample() if r["label"] == "entailment"}
     ctx = BuildContext(shape="triplet", seed=0, model="", cache_dir=tmp_path, log=lambda m: None)
     ds = NLIBuilder(Params()).build(ctx, None)["train"]
     assert all((r["anchor"], r["positive"]) in entailed for r in ds)
     assert len(ds) == ctx.stats["examples"] > 3000
+
+
+def test_the_bundled_sample_is_read_once_and_each_caller_gets_its_own_rows():
+    from hubembed.bundled import NLI_SAMPLE, read_nli_sample
+    from hubembed.datafiles import read_rows
+
+    rows = read_nli_sample()
+    assert rows == read_rows(NLI_SAMPLE.path) and len(rows) == 8920
+    assert set(rows[0]) == {"pairID", "sentence1", "sentence2", "label"}
+    rows[0]["label"] = "changed"
+    assert read_nli_sample()[0]["label"] != "changed"  # a caller's edit does not reach the next caller
+
+
+def test_a_file_with_nli_labels_is_surely_nli(tmp_path):
+    for name, text in (("a.csv", ROWS), ("b.jsonl", '{"sentence1": "a", "sentence2": "b", "gold_label": "neutral"}\n')):
+        (tmp_path / name).write_text(text)
+        assert NLIBuilder.reads_file(tmp_path / name) == (2, {"source": str(tmp_path / name)})
+    (tmp_path / "pairs.csv").write_text("anchor,positive\na,b\n")
+    assert NLIBuilder.reads_file(tmp_path / "pairs.csv") is None
+    (tmp_path / "broken.csv").write_text("")  # a data file it cannot read: the error names it, as before the hook
+    with pytest.raises(DataError, match="broken.csv is empty"):
+        NLIBuilder.reads_file(tmp_path / "broken.csv")

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubembed.errors import ConfigError
-from hubembed.types import Loss
+from hubembed.api import ConfigError, Loss
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,97 @@
+"""Command-line flags that plugins declare (`Plugin.flags`), so `hubembed train --merge` or `hubembed eval --mteb
+TASKS` exist without the core naming any plugin. The options are read from the installed plugins when the command
+is built; a plugin from `--code FILE` adds no flags (use --set for its params)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import click
+
+PREFIX = "plugin_flag_"  # the click parameter names of plugin flags, kept apart from the command's own
+
+
+@dataclass(frozen=True)
+class Declared:
+    short: str  # the plugin's short name
+    info: Any  # registry.PluginInfo
+    flag: Any  # types.Flag
+    first: bool  # the plugin's first flag (for an evaluator: the one that chooses it)
+
+
+def declared(kind: str) -> dict[str, list[Declared]]:
+    """Every flag the installed plugins of `kind` declare, by flag name."""
+    from hubembed.registry import registry
+
+    found: dict[str, list[Declared]] = {}
+    for info in registry().infos(kind):
+        if info.error is not None:  # a broken plugin adds no flags; `hubembed plugins list` and doctor report it
+            continue
+        for i, flag in enumerate(info.load().flags):
+            found.setdefault(flag.name, []).append(Declared(info.short, info, flag, i == 0))
+    return found
+
+
+def options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the flags plugins of `kind` declare to a click command."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for name, uses in sorted(declared(kind).items(), reverse=True):
+            flag = uses[0].flag
+            owners = ", ".join(dict.fromkeys(u.short for u in uses))
+            text = f"{flag.help} ({kind} {owners})"
+            dest = PREFIX + name.lstrip("-").replace("-", "_")
+            if flag.metavar is None:
+                command = click.option(name, dest, is_flag=True, default=False, help=text)(command)
+            else:
+                command = click.option(name, dest, metavar=flag.metavar, default=None, help=text)(command)
+        return command
+
+    return decorate
+
+
+def given(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Pop the plugin flags the user gave out of a command's kwargs: {"--merge": True, "--mteb": "SciFact"}."""
+    found = {}
+    for dest in [k for k in kwargs if k.startswith(PREFIX)]:
+        value = kwargs.pop(dest)
+        if value not in (None, False):
+            found["--" + dest.removeprefix(PREFIX).replace("_", "-")] = value
+    return found
+
+
+def params_for(kind: str, info: Any, flags: dict[str, Any]) -> dict[str, Any]:
+    """The params the given `flags` set on the chosen plugin `info`; one line when a flag is not its own."""
+    from hubembed.errors import ConfigError
+
+    table = declared(kind)
+    params: dict[str, Any] = {}
+    for name, value in flags.items():
+        mine = [u for u in table.get(name, []) if u.info.name == info.name]
+        if not mine:
+            owners = ", ".join(dict.fromkeys(u.short for u in table.get(name, []))) or "none installed"
+            raise ConfigError(f"{name} applies to the {kind} plugin(s) {owners}, not {info.short}; drop {name} or choose one of them")
+        if mine[0].flag.param is not None:
+            params[mine[0].flag.param] = True if mine[0].flag.metavar is None else value
+    return params
+
+
+def chosen(kind: str, flags: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """The plugins of `kind` that `flags` choose (each by its first flag), with the params their flags set; a
+    flag given without its plugin's first flag is one line."""
+    from hubembed.errors import ConfigError
+
+    table = declared(kind)
+    picked: dict[str, tuple[Any, dict[str, Any]]] = {}
+    for name, value in flags.items():
+        for use in table.get(name, []):
+            info, params = picked.setdefault(use.info.name, (use.info, {}))
+            if use.flag.param is not None:
+                params[use.flag.param] = True if use.flag.metavar is None else value
+    for info, _ in picked.values():
+        first = info.load().flags[0].name
+        if first not in flags:
+            names = ", ".join(n for n in flags if any(u.info.name == info.name for u in table.get(n, [])))
+            raise ConfigError(f"{names} needs {first}: choose {info.short} with {first} {info.load().flags[0].metavar or ''}".rstrip())
+    return list(picked.values())
