@@ -126,7 +126,7 @@ def main() -> None:
     rows.sort(key=lambda r: (r["batch"], bool(r["mini_batch"])))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"model": args.model, "steps": args.steps, "rows": rows}, indent=2))
-    print(f"\n| batch | loss | peak RSS | training adds | samples/s |\n|---|---|---|---|---|")
+    print("\n| batch | loss | peak RSS | training adds | samples/s |\n|---|---|---|---|---|")
     for r in rows:
         name = f"cached MNR (mini-batch {r['mini_batch']})" if r["mini_batch"] else "MNR"
         if "skipped" in r:

@@ -70,19 +70,17 @@ _LAZY = {
 _TESTING = (
     "build_tiny_model", "tiny_model_path", "tiny_rows", "tiny_dataset", "tiny_dataset_dict", "write_tiny_file",
     "check_plugin", "check_data_builder", "check_loss", "check_trainer", "check_evaluator", "check_registered",
-    "CheckReport", "ContractError",
+    "CheckReport", "ContractError", "LocalHub",
 )
 
-__all__ = sorted(
-    [
-        "NLI_SAMPLE", "STSB", "read_stsb", "read_nli_sample", "nli_sample_sentences", "FORMATS", "FileRows",
-        "columns_of", "files_in", "pick_column", "read_files", "read_rows", "read_sentences", "ConfigError",
-        "DataError", "HubembedError", "ModelLoadError", "PluginError", "resolve_precision", "hub_unreachable", "hub_offline", "KINDS", "SBERT_CITATION", "SHAPES",
-        "create_plugin", "BuildContext", "DataBuilder", "EvalContext", "Evaluator", "Flag", "Loss", "NoParams", "Plugin", "Score",
-        "Trainer", "TrainingParams", "TrainJob", "TrainResult", "param_help", "shape_columns",
-        *_LAZY, *_TESTING,
-    ]
-)
+__all__ = [
+    "BuildContext", "ConfigError", "DataBuilder", "DataError", "EvalContext", "Evaluator", "FORMATS", "FileRows",
+    "Flag", "HubembedError", "KINDS", "Loss", "ModelLoadError", "NLI_SAMPLE", "NoParams", "Plugin", "PluginError",
+    "SBERT_CITATION", "SHAPES", "STSB", "Score", "TrainJob", "TrainResult", "Trainer", "TrainingParams",
+    "columns_of", "files_in", "nli_sample_sentences", "param_help", "pick_column", "read_files", "read_nli_sample",
+    "read_rows", "read_sentences", "read_stsb", "resolve_precision", "shape_columns", "create_plugin",
+]
+__all__ += [*_LAZY, *_TESTING]  # loaded on first use (module __getattr__ below)
 
 
 def create_plugin(kind: str, name: str, params: Any = None) -> Plugin:

@@ -63,24 +63,3 @@ def nli_sample_sentences() -> list[str]:
     pairs = ((row.get("sentence1"), row.get("sentence2")) for row in _nli_sample_rows())
     texts = (str(text).strip() for pair in pairs for text in pair if text)
     return [text for text in texts if text]
-
-
-@lru_cache(maxsize=1)
-def hub_unreachable() -> str | None:
-    """Why the Hub cannot be reached, or None. Checked once per process with one short connect, because the
-    datasets library retries an unreachable Hub for ~25 s per call before giving up."""
-    import os
-    import socket
-    from urllib.parse import urlparse
-
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return "HF_HUB_OFFLINE is set"
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((url.hostname or "", port), timeout=3).close()
-    except OSError as err:
-        return f"{url.hostname}: {err.strerror or err}"
-    return None

@@ -25,6 +25,14 @@ RUN_FILE = "hubembed_run.yaml"
 TOP_KEYS = ("model", "loss", "data", "trainer", "eval", "training", "output")
 
 
+def cache_dir() -> Path:
+    """Where hubembed keeps what it computes once (embeddings, built data): HUBEMBED_CACHE, else the XDG cache."""
+    import os
+
+    root = os.environ.get("HUBEMBED_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hubembed"
+    return Path(root)
+
+
 @dataclass(frozen=True)
 class Step:
     """One plugin use: a name (short, owner.short or pinned) and its params as plain values."""

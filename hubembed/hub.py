@@ -482,13 +482,9 @@ def local_hub_root() -> Path:
     """Where the loopback LocalHub keeps its repos: $HUBEMBED_LOCAL_HUB, else <hubembed cache>/localhub."""
     if os.environ.get(LOCAL_HUB_ENV):
         return Path(os.environ[LOCAL_HUB_ENV]).expanduser()
-    return _hubembed_cache() / "localhub"
+    from hubembed.config import cache_dir
 
-
-def _hubembed_cache() -> Path:
-    # = pipeline.cache_dir(), which layer 2 may not import; goes once cache_dir lives in a lower layer (issue #12)
-    root = os.environ.get("HUBEMBED_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hubembed"
-    return Path(root)
+    return cache_dir() / "localhub"
 
 
 def local_token_file(root: str | os.PathLike) -> Path:

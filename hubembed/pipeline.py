@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from hubembed.checkpoints import (
     last_checkpoint,
     resume_point,
 )
-from hubembed.config import RUN_FILE, ResolvedRun, ResolvedStep
+from hubembed.config import RUN_FILE, ResolvedRun, ResolvedStep, cache_dir
 from hubembed.errors import (
     NOTHING_WRITTEN,
     ConfigError,
@@ -54,11 +53,6 @@ def default_output(run: ResolvedRun) -> Path:
 
 def staging_dir(out: Path) -> Path:
     return out.parent / f".{out.name}.partial"
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("HUBEMBED_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hubembed"
-    return Path(root)
 
 
 def train(run: ResolvedRun, *, overwrite: bool = False, log: Callable[[str], None] = print, resume: bool = False) -> RunOutcome:

@@ -38,11 +38,11 @@ def loopback_only(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    from hubembed.bundled import hub_unreachable
+    from hubembed import hub
 
-    hub_unreachable.cache_clear()
+    hub.clear_probe_cache()
     yield
-    hub_unreachable.cache_clear()
+    hub.clear_probe_cache()
 
 
 @pytest.fixture(scope="session")

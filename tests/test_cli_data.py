@@ -4,7 +4,6 @@ file that rebuilds it, one-line errors that leave nothing behind, and a push to 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

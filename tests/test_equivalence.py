@@ -20,7 +20,6 @@ CASES = [("mnr", "full", {}), ("cached_mnr", "full", {"mini_batch_size": 2}), ("
 
 def one_step(tiny_model: str, rank: int, world: int, workdir: Path) -> dict:
     """Loss and gradients of one training step on this rank, for every case (the mean loss over ranks)."""
-    import torch
     from sentence_transformers import SentenceTransformer
 
     from hubembed import compat

@@ -86,44 +86,31 @@ def machine() -> dict[str, Any]:
 
 
 def hub_status() -> dict[str, Any]:
-    """Endpoint, where a token comes from (never its value) and whether the endpoint answers."""
-    from huggingface_hub import constants, get_token
-
+    """Endpoint, where a token comes from (never its value) and whether the endpoint answers: one short connect
+    first, so a machine without network says so at once instead of after the client's retries."""
     from hubembed import hub
+    from hubembed.errors import HubError
 
     endpoint = hub.resolve_endpoint()
-    token_source = "HF_TOKEN" if os.environ.get("HF_TOKEN", "").strip() else (
-        f"saved login ({constants.HF_TOKEN_PATH})" if get_token() else None
-    )
-    status: dict[str, Any] = {"endpoint": endpoint, "token": token_source, "offline": constants.is_offline_mode()}
+    status: dict[str, Any] = {"endpoint": endpoint, "token": hub.token_source(), "offline": hub.offline()}
     if status["offline"]:
-        status["answers"] = None
-        status["detail"] = "HF_HUB_OFFLINE is set"
-        return status
+        return {**status, "answers": None, "detail": "HF_HUB_OFFLINE is set"}
+    down = hub.unreachable(endpoint)
+    if down is not None:
+        return {**status, "answers": False, "detail": down}
     try:
-        api = hub.make_api(hub.resolve_token(), endpoint)
-        if token_source:
-            status["detail"] = f"token of user {hub.whoami(api)}"
-        else:
-            next(iter(api.list_models(limit=1)), None)
-            status["detail"] = "answers anonymous requests"
+        status["detail"] = hub.answers(hub.resolve_token(), endpoint)
         status["answers"] = True
-    except Exception as err:  # any failure here is the finding, not a crash
-        status["answers"] = False
-        status["detail"] = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+    except HubError as err:  # the finding, not a crash
+        status["answers"], status["detail"] = False, str(err)
     return status
 
 
 def caches() -> dict[str, str]:
-    from huggingface_hub import constants
+    from hubembed import hub
+    from hubembed.config import cache_dir
 
-    from hubembed.pipeline import cache_dir
-
-    return {
-        "huggingface_hub": str(constants.HF_HUB_CACHE),
-        "datasets": os.environ.get("HF_DATASETS_CACHE") or str(Path(constants.HF_HOME) / "datasets"),
-        "hubembed": str(cache_dir()),
-    }
+    return {**hub.cache_folders(), "hubembed": str(cache_dir())}
 
 
 def plugins() -> list[dict[str, Any]]:

@@ -62,7 +62,7 @@ def eval_(model, base, batch_size, precision, as_json, **evaluator_flags) -> Non
     """
     from hubembed import hardware, models
     from hubembed.config import RUN_FILE
-    from hubembed.pipeline import cache_dir
+    from hubembed.config import cache_dir
     from hubembed.types import EvalContext
 
     if batch_size < 1:

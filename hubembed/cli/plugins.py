@@ -174,6 +174,9 @@ def show(name: str, kind: str | None, as_json: bool, code: tuple[str, ...]) -> N
 
         default_data, default_eval = defaults_of(cls)
         desc["default_data"], desc["default_eval"] = list(default_data), list(default_eval)
+    command = {"trainer": "train", "evaluator": "eval"}.get(info.kind, "train")
+    desc["flags"] = [{"flag": f.name, "param": f.param, "metavar": f.metavar, "help": f.help, "command": command}
+                     for f in cls.flags]
     if as_json:
         click.echo(json.dumps(desc, indent=2, default=str))
         return
@@ -190,6 +193,8 @@ def show(name: str, kind: str | None, as_json: bool, code: tuple[str, ...]) -> N
             click.echo(f"  {attr}: {text}")
     if "default_data" in desc:
         click.echo(f"  default data: {' -> '.join(desc['default_data'])}; default eval: {', '.join(desc['default_eval'])}")
+    for f in desc["flags"]:
+        click.echo(f"  flag of hubembed {f['command']}: {f['flag']}{' ' + f['metavar'] if f['metavar'] else ''}  {f['help']}")
     click.echo("  params:" if desc["params"] else "  params: none")
     for p in desc["params"]:
         click.echo(f"    {p['name']}: {p['type']} = {p['default']!r}  {p['help']}")

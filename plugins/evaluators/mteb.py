@@ -33,6 +33,7 @@ from hubembed.api import (
     DataError,
     EvalContext,
     Evaluator,
+    Flag,
     HubembedError,
     Score,
     read_files,
@@ -62,6 +63,10 @@ class Params:
 class MTEBEvaluator(Evaluator):
     summary = "MTEB tasks (STSBenchmark, SciFact, ...) scored by mteb itself, from local data when offline"
     Params = Params
+    flags = (  # `hubembed eval --mteb TASK,... [--mteb-data DIR]`: the first flag chooses this evaluator
+        Flag("--mteb", "MTEB tasks, e.g. STSBenchmark,SciFact", param="tasks", metavar="TASK,..."),
+        Flag("--mteb-data", "Folder with local task data (e.g. scifact/ in BEIR layout)", param="data_dir", metavar="DIR"),
+    )
     citation = """@article{muennighoff2022mteb,
   author = {Muennighoff, Niklas and Tazi, Nouamane and Magne, Lo{\\"\\i}c and Reimers, Nils},
   title = {MTEB: Massive Text Embedding Benchmark},

@@ -101,7 +101,7 @@ class STSBEvaluator(Evaluator):
         return self._cache[split]
 
     def _fetch(self, split: str, ctx: EvalContext) -> tuple[list[str], list[str], list[float], str, str | None]:
-        from hubembed.bundled import STSB, hub_unreachable, read_stsb
+        from hubembed.api import STSB, hub_unreachable, read_stsb
 
         reason = hub_unreachable() if self.params.source != "bundled" else "source is bundled"
         if reason is None:
