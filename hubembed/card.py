@@ -100,7 +100,7 @@ def _plugin_meta(record: RunRecord, kind: str, name: str) -> dict[str, Any]:
 
     try:
         cls = registry().load(kind, name)[1]
-    except HubembedError:
+    except HubembedError:  # not installed here: the card shows its name and version without the summary
         return {"summary": "", "citation": None}
     return {"summary": cls.summary, "citation": (cls.citation or "").strip() or None}
 

@@ -468,9 +468,8 @@ def draw_figures(evaluators: list[ResolvedStep], model: Any, folder: Path, ctx: 
     """Each evaluator's figures of the trained model for the card; a figure that fails costs one logged line."""
     found: dict[str, dict[str, Any]] = {}
     for step in evaluators:
-        try:
-            with hardware.autocast(ctx.precision):
-                found.update(step.plugin.figures(model, folder, ctx))
+        try:  # in full precision, as the model is saved
+            found.update(step.plugin.figures(model, folder, ctx))
         except Exception as err:  # noqa: BLE001 - a figure must never cost the run; say why it is missing
             ctx.log(f"card: no figure from {step.info.short} ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''})")
     return found
@@ -519,5 +518,5 @@ def versions() -> dict[str, str]:
         try:
             found[dist] = md.version(dist)
         except md.PackageNotFoundError:
-            pass
+            pass  # not installed: a version not to record
     return found

@@ -112,7 +112,7 @@ def test_run_faults(case, run_cli, tmp_path, tiny_model):
         (tmp_path / "out" / "README.md").rmdir()
         finished = run_cli("eval", str(tmp_path / "out"))
         assert finished.returncode == 0, finished.stderr
-        assert "STS Benchmark" in (tmp_path / "out" / "README.md").read_text()
+        assert "fine-tuned with the **hubembed.mnr.v1** loss plugin" in (tmp_path / "out" / "README.md").read_text()
 
 
 def test_params_json_cannot_encode_are_refused_before_any_work(run_cli, tiny_model, tmp_path):

@@ -103,6 +103,24 @@ def test_layers_only_import_downwards_even_inside_functions():
             assert other is None or other <= own, f"{module} (layer {own}) imports {imported} (layer {other})"
 
 
+def test_no_import_circle_anywhere():
+    """Not even through function-level imports or the test kit: each module's imports form a graph without a cycle."""
+    files = {module_name(p): p for p in sources("hubembed")}
+    graph = {m: {i for i in all_imports(p) if i in files and i != m} for m, p in files.items()}
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            raise AssertionError(f"import circle: {' -> '.join(path[path.index(module):] + [module])}")
+        if module not in done:
+            for imported in sorted(graph[module]):
+                visit(imported, path + [module])
+            done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
 def test_production_code_never_imports_the_test_kit():
     for path in sources("hubembed") + sources("plugins"):
         if production(path) and module_name(path) not in KIT_USERS:

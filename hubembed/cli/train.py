@@ -200,8 +200,8 @@ def _summary(outcome, run) -> None:
     train = record.train
     click.echo("")
     click.secho(f"Done in {record.duration_s:.0f} s ({train.steps} steps, {train.samples_per_s:.1f} samples/s).", bold=True)
-    lead = record.scores.headline_row()  # first, then the other main scores
-    for row in [lead] * bool(lead) + [r for r in record.scores.table() if r.score.main and r != lead]:
+    lead = record.scores.headline_row()  # every score of its task (e.g. STSB Pearson and Spearman), other tasks' main
+    for row in [r for r in record.scores.table() if r.score.main or (lead and r.score.task == lead.score.task)]:
         delta = "" if row.delta is None else f"  ({row.delta:+.4f})"
         before = "   -  " if row.base is None else f"{row.base:.4f}"
         click.echo(f"  {row.score.dataset_name:<34} {row.score.metric:<16} {before} -> {row.trained:.4f}{delta}")

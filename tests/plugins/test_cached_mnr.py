@@ -65,10 +65,18 @@ def test_mini_batch_size_flag_switches_mnr_to_the_cached_loss(run_cli, tiny_mode
                      "--output", str(out), env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     loss = yaml.safe_load((out / "hubembed_run.yaml").read_text())["loss"]
-    assert loss["name"] == "hubembed.cached_mnr.v1"
+    assert loss["name"] == "hubembed.cached-mnr.v1"
     assert loss["params"] == {"scale": 30.0, "mini_batch_size": 8, "gather_across_devices": True}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train"]["negatives_per_anchor"] == 63 and metrics["train"]["global_batch_size"] == 32
 
     wrong = run_cli("train", "--plugin", "cosine", "--mini-batch-size", "8", "--output", str(tmp_path / "no"))
-    assert wrong.returncode == 2 and "--mini-batch-size applies to the MNR losses" in wrong.stderr
+    assert wrong.returncode == 2 and "--mini-batch-size applies to losses with a cached form (cached-mnr, mnr), not cosine" in wrong.stderr
+
+
+def test_the_old_spelling_still_resolves():
+    """Run files written before plugin names were spelled with hyphens keep loading."""
+    from hubembed.registry import registry
+
+    for old in ("cached_mnr", "hubembed.cached_mnr", "hubembed.cached_mnr.v1"):
+        assert registry().resolve("loss", old).name == "hubembed.cached-mnr.v1"
