@@ -299,9 +299,9 @@ def resumable(out: Path, *, locked: bool = False) -> tuple[Path, Path]:
 
 def check_same_run(run: ResolvedRun, stage: Path) -> None:
     """A resumed run must be the run that was interrupted: same pinned plugins, params and training values."""
-    import yaml
+    from hubembed.config import read_run_file
 
-    stored = yaml.safe_load((stage / RUN_FILE).read_text(encoding="utf-8")) or {}
+    stored = read_run_file(stage / RUN_FILE)
     now = run.to_dict()
     for d in (stored, now):
         d.pop("output", None)

@@ -176,22 +176,13 @@ def _say_built(out: Path, rows: int, shape: str, report: list, seconds: float) -
 
 def _config(config_file: str | None, shape: str | None) -> tuple[Any, str | None]:
     """RunConfig from a run config or hubembed_data.yaml (whose `shape` key is ours)."""
-    import yaml
 
     from hubembed import config as cfgmod
-    from hubembed.errors import ConfigError
 
     if not config_file:
         return cfgmod.RunConfig(), shape
     path = Path(config_file)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read config {path}: {err.strerror}; check the path") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config {path} is not valid YAML; fix the file") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path} must be a YAML mapping (data:, model:, ...)")
+    raw = cfgmod.read_run_file(path)
     saved_shape = raw.pop("shape", None)
     return cfgmod.from_dict(raw, str(path)), shape or saved_shape
 

@@ -67,14 +67,12 @@ def _row(info) -> dict:
 def run_records(path: str) -> list[dict[str, str]]:
     """The plugins (name, distribution, version) a run config uses: as recorded in a run's hubembed_run.yaml,
     else as they resolve among the installed plugins now."""
-    import yaml
-
     from hubembed import config as cfgmod
     from hubembed.registry import registry
 
     file = Path(path) / cfgmod.RUN_FILE if Path(path).is_dir() else Path(path)
-    cfg = cfgmod.load(file)
-    raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    raw = cfgmod.read_run_file(file)
+    cfg = cfgmod.from_dict(raw, str(file))
     recorded: dict[str, dict[str, str]] = {}
     for key in ("data", "loss", "trainer", "eval"):
         items = raw.get(key) if isinstance(raw.get(key), list) else [raw.get(key)]
