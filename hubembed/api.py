@@ -64,7 +64,7 @@ _LAZY = {
     "training_arguments": ("hubembed.training", "arguments"),
     "train": ("hubembed.training", "train"),  # how a run trains a trainer plugin (its own train(), else the runner)
     "trainer_arguments": ("hubembed.training", "trainer_arguments"),
-    "draw_scatter": ("hubembed.plots", "stsb_scatter"),  # figures an evaluator draws for the card
+    "draw_scatter": ("hubembed.plots", "scatter"),  # figures an evaluator draws for the card
     "ASSETS": ("hubembed.plots", "ASSETS"),
 }
 _TESTING = (

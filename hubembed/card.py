@@ -91,22 +91,33 @@ def _report(value: Any) -> dict[str, Any]:
 
 
 def _plugin_meta(record: RunRecord, kind: str, name: str) -> dict[str, Any]:
-    """Summary and citation of a plugin: from the record, else (a record older than that) from the installed
-    plugin; a plugin neither knows still gets a card (without them)."""
-    if name in record.plugins:
-        return record.plugins[name]
+    """Summary and citation of a plugin, as the record keeps them (`with_installed_plugins` fills in an older
+    record's); a plugin neither knows still gets its row on the card, without them."""
+    return record.plugins.get(name) or {"summary": "", "citation": None}
+
+
+def with_installed_plugins(run: dict[str, Any], record: RunRecord) -> RunRecord:
+    """A record older than `plugins` in the run record, given the summaries and citations of the plugins installed
+    here (a plugin not installed keeps none)."""
     from hubembed.errors import HubembedError
     from hubembed.registry import registry
 
-    try:
-        cls = registry().load(kind, name)[1]
-    except HubembedError:  # not installed here: the card shows its name and version without the summary
-        return {"summary": "", "citation": None}
-    return {"summary": cls.summary, "citation": (cls.citation or "").strip() or None}
+    found = {}
+    steps = [("data", s) for s in run["data"]] + [("loss", run["loss"]), ("trainer", run["trainer"])]
+    steps += [("evaluator", s) for s in [*run["eval"], *record.extra_evals]]
+    for kind, step in steps:
+        if step["name"] in record.plugins:
+            continue
+        try:
+            cls = registry().load(kind, step["name"])[1]
+        except HubembedError:  # not installed here: the card shows its name and version without the summary
+            continue
+        found[step["name"]] = {"summary": cls.summary, "citation": (cls.citation or "").strip() or None}
+    return record.with_plugins(found) if found else record
 
 
 def _is_hub_id(spec: str) -> bool:
-    return spec.count("/") == 1 and not spec.startswith((".", "/", "~")) and not Path(spec).exists()
+    return spec.count("/") == 1 and not spec.startswith((".", "/", "~"))
 
 
 def _bib_key(text: str) -> str:
@@ -213,13 +224,8 @@ def write(folder: Path, run: dict[str, Any], record: RunRecord, *, repo_id: str 
     return path
 
 
-def rewrite(folder: Path, *, repo_id: str | None = None) -> Path:
-    """Re-render the card of an output folder from its `hubembed_run.yaml` and `metrics.json`."""
-    return write(folder, *saved_run(folder), repo_id=repo_id)
-
-
 def rendered(folder: Path, *, repo_id: str | None = None) -> str:
-    """The card rewrite() would write, as text, with nothing written or drawn. A push renders its repo's card so,
+    """The card write() would write for the run in `folder`, as text, with nothing written or drawn. A push renders its repo's card so,
     and the folder changes only once the push worked."""
     return text(Path(folder), *saved_run(Path(folder)), repo_id)
 
@@ -230,7 +236,8 @@ def saved_run(folder: Path) -> tuple[dict[str, Any], RunRecord]:
 
     folder = Path(folder)
     try:
-        return read_run_file(folder / RUN_FILE), load_record(folder)
+        run = read_run_file(folder / RUN_FILE)
+        return run, with_installed_plugins(run, load_record(folder))
     except HubembedError as err:
         raise ConfigError(
             f"{folder} has no readable {RUN_FILE} and {METRICS_FILE} ({err}); pass the output folder "

@@ -40,12 +40,23 @@ def check_chain(steps: list, shape: str | None = None) -> list[str]:
     return _backfill(steps, shape)
 
 
+def _a_source_for(shapes: tuple[str, ...]) -> str:
+    """An installed source builder that produces one of `shapes` (its short name), for the example in a message."""
+    from hubembed.registry import registry
+
+    for info in registry().infos("data"):
+        cls = info.load() if info.error is None else None
+        if cls is not None and cls.consumes is None and set(cls.produces) & set(shapes):
+            return info.short
+    return "SOURCE"
+
+
 def _check_order(steps: list) -> None:
     first = steps[0].plugin
     if first.consumes is not None:
         raise CompatibilityError(
             f"data step {steps[0].info.short} transforms {'/'.join(first.consumes)} data and needs a source "
-            f"before it, e.g. --data nli --data {steps[0].info.short}"
+            f"before it, e.g. --data {_a_source_for(first.consumes)} --data {steps[0].info.short}"
         )
     for step in steps[1:]:
         if step.plugin.consumes is None:

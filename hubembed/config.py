@@ -394,7 +394,7 @@ def data_step(arg: str, reg: Any = None) -> Step:
     reg = reg or registry()
     for info in reg.infos("data"):
         if info.error is None and info.load().consumes is None:
-            claim = info.load().reads_file(Path(arg))
+            claim = _claim(info, Path(arg))
             if claim is not None:
                 claims.append((claim[0], info, claim[1]))
     if not claims:
@@ -406,6 +406,19 @@ def data_step(arg: str, reg: Any = None) -> Step:
         raise ConfigError(f"both {names} read {arg}; name one with --data NAME and give the file with --set data.PARAM={arg}")
     info, params = best[0]
     return Step(_shortest_name(reg, info), params)
+
+
+def _claim(info: Any, path: Path) -> tuple[int, dict[str, Any]] | None:
+    """A builder's `reads_file(path)`; its own error lines pass through, anything else is its bug, said in one line."""
+    from hubembed.errors import PluginError
+
+    try:
+        return info.load().reads_file(path)
+    except HubembedError:
+        raise
+    except Exception as err:  # a third-party builder's bug must not hide which plugin it is
+        raise PluginError(f"data plugin {info.name} from {info.distribution} {info.dist_version} failed to say whether it "
+                          f"reads {path} ({type(err).__name__}: {err}); upgrade or uninstall {info.distribution}") from err
 
 
 def _shortest_name(reg: Any, info: Any) -> str:

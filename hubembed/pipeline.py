@@ -7,6 +7,7 @@ time per output folder: a lock file beside it (see `output_lock`)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -118,7 +119,7 @@ def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: 
                         log_history=tuple(result.log_history), **batch,
                         resumed_from=checkpoint.name if checkpoint else None)
     record = _record(run, base, data_report, before, train, weights, started)
-    return _finish(run, job.model, eval_ctx, record, stage, out, log)
+    return _finish(run, job.model, eval_ctx, record, stage, out, log, started)
 
 
 def _job(run: ResolvedRun, model: Any, train_ds: Any, stage: Path, checkpoint: Path | None, base: Any,
@@ -136,7 +137,7 @@ def _job(run: ResolvedRun, model: Any, train_ds: Any, stage: Path, checkpoint: P
 
 
 def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, record: RunRecord, stage: Path, out: Path,
-            log: Callable[[str], None]) -> RunOutcome:
+            log: Callable[[str], None], started: float) -> RunOutcome:
     """Evaluate the saved model, record its figures and card data, and write its card, then publish. Whatever
     fails here, the model is published all the same, with one line saying what failed and the command that
     finishes the job."""
@@ -151,6 +152,7 @@ def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, record: RunReco
         record = record.with_scores([], after, lead)
         step = "card"
         record = record.with_model_card_data(st_card.read(model, log)).with_figures(draw_figures(run.eval, model, stage, eval_ctx))
+        record = dataclasses.replace(record, duration_s=round(time.time() - started, 1))  # the whole run, evaluations too
         record.save(stage)
         card.write(stage, run.to_dict(), record)
     except BaseException as err:

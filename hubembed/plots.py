@@ -1,4 +1,5 @@
-"""The model card's figures: the training-loss curve and the STSB predicted-vs-gold scatter, as PNG files.
+"""The model card's figures as PNG files: the training-loss curve, and a predicted-against-gold scatter that
+evaluators draw (`Evaluator.figures`, e.g. stsb's).
 
 matplotlib's object API with the Agg canvas (no pyplot, no global backend change, no display needed), imported
 inside the functions so `import hubembed.plots` stays cheap. Same data, same bytes: no timestamps are embedded.
@@ -11,7 +12,6 @@ from typing import Any, Sequence
 
 ASSETS = "assets"
 LOSS_PNG = f"{ASSETS}/train_loss.png"
-SCATTER_PNG = f"{ASSETS}/stsb_validation_scatter.png"
 _METADATA = {"Software": None}  # no matplotlib version string: re-rendering with another version changes nothing
 
 
@@ -46,20 +46,21 @@ def loss_curve(log_history: Sequence[dict[str, Any]], path: str | Path, title: s
     return _save(fig, path)
 
 
-def stsb_scatter(
-    predicted: Sequence[float], gold: Sequence[float], path: str | Path, title: str = "STS Benchmark (validation)"
+def scatter(
+    predicted: Sequence[float], gold: Sequence[float], path: str | Path, *, title: str, xlabel: str = "gold score",
+    ylabel: str = "cosine similarity of the embeddings",
 ) -> Path:
-    """Cosine similarity of each pair (y) against its gold score (x), with the Spearman correlation in the title."""
+    """Each item's predicted score (y) against its gold score (x), with the Spearman correlation in the title."""
     from scipy.stats import spearmanr
 
     if len(predicted) != len(gold) or not predicted:
-        raise ValueError("stsb_scatter needs as many predictions as gold scores, and at least one")
+        raise ValueError("a scatter needs as many predictions as gold scores, and at least one")
     rho = float(spearmanr(gold, predicted).statistic)
     fig = _figure(5.0, 5.0)
     ax = fig.add_subplot()
     ax.scatter(gold, predicted, s=6, alpha=0.35, color="#d62728", edgecolors="none")
-    ax.set_xlabel("gold similarity (0-5)")
-    ax.set_ylabel("cosine similarity of the embeddings")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(f"{title}\nSpearman {rho:.4f}, {len(gold)} pairs", fontsize=11)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()

@@ -162,12 +162,17 @@ class RunRecord:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunRecord:
         """A record from metrics.json of any schema version; a file that is not one is a DataError line."""
-        if not isinstance(raw, dict) or not isinstance(raw.get("scores"), dict):
-            raise DataError("it has no scores, so it is not a hubembed metrics file")
-        raw = _upgrade(raw)
+        scores = raw.get("scores") if isinstance(raw, dict) else None
+        if not (isinstance(scores, dict) and all(_rows(scores.get(k, [])) for k in ("base", "trained"))):
+            raise DataError("it has no scores lists, so it is not a hubembed metrics file")
+        version = raw.get("schema_version", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise DataError(f"it is a run record of schema version {version!r}, newer than this hubembed reads "
+                            f"({SCHEMA_VERSION}); upgrade hubembed")
         try:
+            raw = _upgrade(raw)
             return cls(
-                base_model=BaseModel(**raw["base_model"]),
+                base_model=BaseModel(**_known(BaseModel, raw["base_model"])),
                 data=tuple(DataStepReport(**_known(DataStepReport, d)) for d in raw.get("data") or []),
                 scores=Scores(tuple(_score(s) for s in raw["scores"].get("base") or []),
                               tuple(_score(s) for s in raw["scores"].get("trained") or []), raw["scores"].get("headline")),
@@ -175,7 +180,7 @@ class RunRecord:
                                      "log_history": tuple(raw["train"].get("log_history") or [])}),
                 **{k: _value(k, raw[k]) for k in _TOP if k in raw},
             )
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise DataError(f"it lacks or mistypes {err} of a hubembed run record") from None
 
     def save(self, folder: Path) -> Path:
@@ -210,6 +215,10 @@ def _value(key: str, value: Any) -> Any:
     return tuple(value or ()) if key in ("requirements", "extra_evals") else value
 
 
+def _rows(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(row, dict) for row in value)
+
+
 def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in values.items() if k in names}
@@ -219,10 +228,14 @@ def _score(values: dict[str, Any]) -> Score:
     return Score(**_known(Score, values))
 
 
+V1_SCATTER_FACTS = ("pairs", "spearman_cosine", "pearson_cosine")  # the keys version 1 wrote (a count of STSB pairs)
+
+
 def _v1_scatter_words(facts: dict[str, Any]) -> dict[str, str]:
     """The one figure version 1 files knew, with the words its card said about it."""
-    numbers = (f" ({facts['pairs']} pairs; Spearman {facts['spearman_cosine']:.4f}, Pearson {facts['pearson_cosine']:.4f})"
-               if "pearson_cosine" in facts else "")
+    count, spearman, pearson = (facts.get(k) for k in V1_SCATTER_FACTS)
+    numbers = (f" ({count} pairs; Spearman {spearman:.4f}, Pearson {pearson:.4f})"
+               if all(isinstance(v, (int, float)) for v in (count, spearman, pearson)) else "")
     return {"title": "STS Benchmark validation: predicted cosine similarity against the gold score",
             "caption": "Each point is one STS Benchmark validation pair: its gold similarity (0-5) against the cosine "
                        f"similarity of this model's embeddings{numbers}"}

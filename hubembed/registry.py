@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from hubembed.errors import ConfigError, HubembedError, PluginError, UnknownPluginError
-from hubembed.types import BASES, KINDS, SHAPES, Plugin
+from hubembed.types import BASES, KINDS, SHAPES, Flag, Plugin
 
 GROUPS = {
     "data": "hubembed.data_builders",
@@ -155,6 +155,24 @@ def _validate(kind: str, cls: Any) -> None:
     method = {"data": "build", "loss": "build", "evaluator": "evaluate"}.get(kind)  # a trainer may use the core's runner
     if method and getattr(cls, method) is getattr(base, method):
         raise PluginError(f"{cls.__name__} does not implement {method}()")
+    _validate_flags(kind, cls)
+
+
+FLAG_RE = re.compile(r"^--[a-z0-9][a-z0-9-]*$")
+
+
+def _validate_flags(kind: str, cls: Any) -> None:
+    """Flags a command line can carry: `--lowercase-words`, only on trainers and evaluators, setting a real param."""
+    if cls.flags and kind not in ("trainer", "evaluator"):
+        raise PluginError(f"{cls.__name__}.flags: only trainers and evaluators add command-line flags")
+    params = {f.name for f in fields(cls.Params)}
+    for flag in cls.flags:
+        if not isinstance(flag, Flag):
+            raise PluginError(f"{cls.__name__}.flags holds {flag!r}; give hubembed.api.Flag(...) values")
+        if not FLAG_RE.match(flag.name):
+            raise PluginError(f"{cls.__name__} flag {flag.name!r}: name it --lowercase-words-with-hyphens")
+        if flag.param is not None and flag.param not in params:
+            raise PluginError(f"{cls.__name__} flag {flag.name} sets param {flag.param!r}, which its Params lack")
 
 
 # --- Params a run file can carry ------------------------------------------------------------------------------

@@ -92,8 +92,20 @@ def arguments(job: TrainJob, overrides: Mapping[str, Any] | None = None) -> Any:
                           f"{' '.join(str(err).split())}") from err
 
 
+# what the runner owns: a trainer that set these would break checkpoints, --resume or the run's own values
+RUNNER_OWNS = frozenset({"output_dir", "save_strategy", "save_steps", "save_total_limit", "batch_sampler", "seed",
+                         "per_device_train_batch_size", "num_train_epochs", "max_steps", "report_to", "use_cpu"})
+
+
 def _check_names(overrides: Mapping[str, Any]) -> None:
-    """A name that is no training argument is a typo in a trainer plugin: one line, with the closest name."""
+    """A name that is no training argument is a typo in a trainer plugin: one line, with the closest name; one the
+    runner owns is refused (the run's values decide it)."""
+    owned = sorted(set(overrides) & RUNNER_OWNS)
+    if owned:
+        raise PluginError(
+            f"the trainer sets {', '.join(owned)}, which the runner takes from the run (checkpoints, --resume and the "
+            f"run's training values depend on it); drop it from the trainer's params and arguments()"
+        )
     names = argument_names()
     unknown = sorted(set(overrides) - names)
     if not unknown:

@@ -318,7 +318,7 @@ class Trainer(Plugin):
         """Write the trained `job.model` into `folder` (called on the main process only, after evaluation); return
         what metrics.json should say about the saved weights (merged into its `weights` entry)."""
         job.model.save(str(folder), create_model_card=False)
-        return {"format": "full-model"}
+        return {"format": "full"}  # a whole model (the word names the weights, not a plugin)
 
     def weights_note(self, weights: dict[str, Any], folder: Path) -> str | None:
         """One line for the summary after training about what `save()` wrote into `folder` (its `weights` facts),

@@ -10,6 +10,7 @@ from hubembed.config import RunConfig, Step, resolve
 from hubembed.errors import HubError
 from hubembed.record import RunRecord
 
+SCATTER_PNG = "assets/stsb_validation_scatter.png"  # where the stsb evaluator draws its figure
 SBERT = "@inproceedings{reimers-2019-sentence-bert,\n  title = {Sentence-BERT},\n}"
 CPC = "@misc{oord2019representationlearningcontrastivepredictive,\n  title = {CPC},\n}"
 
@@ -29,6 +30,11 @@ def stsb(split, pearson, spearman):
 def mteb(value):
     return [score("STSBenchmark", "STS", "mteb/stsbenchmark-sts", "MTEB STSBenchmark", "test", "cosine_spearman", value,
                   revision="b0fddb56ed78048fa8b90373c8a3cfc37b684831", main=True)]
+
+
+def record_of(run, metrics):
+    """A version-1 metrics dict as `hubembed push` or `eval` reads it: loaded, with the installed plugins' summaries."""
+    return card.with_installed_plugins(run, RunRecord.from_dict(metrics))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +72,7 @@ def metrics():
 
 
 def test_card_metadata_holds_every_score_and_the_hub_fields(run, metrics, tmp_path):
-    path = card.write(tmp_path, run, RunRecord.from_dict(metrics), repo_id="team/minilm-nli")
+    path = card.write(tmp_path, run, record_of(run, metrics), repo_id="team/minilm-nli")
     loaded = ModelCard.load(path)
     meta = card.check(path.read_text())
     assert meta["pipeline_tag"] == "sentence-similarity" and meta["library_name"] == "sentence-transformers"
@@ -89,9 +95,8 @@ def test_card_metadata_holds_every_score_and_the_hub_fields(run, metrics, tmp_pa
 
 
 def test_card_body(run, metrics, tmp_path):
-    (tmp_path / plots.SCATTER_PNG).parent.mkdir()
-    plots.stsb_scatter([0.1, 0.5, 0.9], [0.0, 2.5, 5.0], tmp_path / plots.SCATTER_PNG)
-    text = card.write(tmp_path, run, RunRecord.from_dict(metrics), repo_id="team/minilm-nli").read_text()
+    plots.scatter([0.1, 0.5, 0.9], [0.0, 2.5, 5.0], tmp_path / SCATTER_PNG, title="STS Benchmark (validation)")
+    text = card.write(tmp_path, run, record_of(run, metrics), repo_id="team/minilm-nli").read_text()
     body = text.split("\n---\n", 1)[1]
     # one paragraph: what it is and how it was made, with the headline before -> after
     assert "fine-tuned with the **hubembed.mnr.v1** loss plugin" in body
@@ -101,7 +106,7 @@ def test_card_body(run, metrics, tmp_path):
     # figures: both pushed with the model and shown
     assert "![Training loss against step](assets/train_loss.png)" in body
     assert "(assets/stsb_validation_scatter.png)" in body
-    for png in (plots.LOSS_PNG, plots.SCATTER_PNG):
+    for png in (plots.LOSS_PNG, SCATTER_PNG):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # training details: plugins pinned with versions and params, data fingerprint, hyperparameters, hardware
     assert "| loss | `hubembed.mnr.v1` | hubembed " in body and '"scale": 20.0' in body
@@ -123,7 +128,7 @@ def test_card_without_repo_or_base_hub_id(run, metrics, tmp_path):
     metrics["base_model"] = {"id": str(tmp_path), "source": "local", "revision": None}
     del metrics["card"]
     metrics["train"]["log_history"] = []
-    text = card.write(tmp_path, {**run, "model": str(tmp_path)}, RunRecord.from_dict(metrics)).read_text()
+    text = card.write(tmp_path, {**run, "model": str(tmp_path)}, record_of(run, metrics)).read_text()
     meta = card.check(text)
     assert "base_model" not in meta and meta["model-index"][0]["name"] == "mnr-1k"
     assert 'SentenceTransformer("mnr-1k")' in text and "assets/" not in text
@@ -131,9 +136,9 @@ def test_card_without_repo_or_base_hub_id(run, metrics, tmp_path):
 
 
 def test_rendering_is_deterministic(run, metrics, tmp_path):
-    first = card.write(tmp_path, run, RunRecord.from_dict(metrics), repo_id="a/b").read_bytes()
+    first = card.write(tmp_path, run, record_of(run, metrics), repo_id="a/b").read_bytes()
     loss_png = (tmp_path / plots.LOSS_PNG).read_bytes()
-    assert card.write(tmp_path, run, RunRecord.from_dict(metrics), repo_id="a/b").read_bytes() == first
+    assert card.write(tmp_path, run, record_of(run, metrics), repo_id="a/b").read_bytes() == first
     assert (tmp_path / plots.LOSS_PNG).read_bytes() == loss_png
 
 
@@ -156,7 +161,7 @@ def test_plots(tmp_path):
     assert plots.loss_curve([{"train_runtime": 1.0, "step": 3}], tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
     with pytest.raises(ValueError):
-        plots.stsb_scatter([0.5], [1.0, 2.0], tmp_path / "bad.png")
+        plots.scatter([0.5], [1.0, 2.0], tmp_path / "bad.png", title="mismatched")
 
 
 def test_the_trained_model_tells_the_record_its_card_data_and_the_stsb_evaluator_draws_its_scatter(tiny_model, tmp_path):
@@ -171,9 +176,9 @@ def test_the_trained_model_tells_the_record_its_card_data_and_the_stsb_evaluator
     assert st["dimensions"] == 32 and st["max_seq_length"] == 64 and "BertModel" in st["architecture"]
     figures = registry().create("evaluator", "stsb").figures(model, tmp_path, EvalContext(seed=0, cache_dir=tmp_path))
     scatter = figures["stsb_scatter"]
-    assert scatter["pairs"] == 1500 and -1 <= scatter["spearman_cosine"] <= 1 and scatter["file"] == plots.SCATTER_PNG
+    assert scatter["pairs"] == 1500 and -1 <= scatter["spearman_cosine"] <= 1 and scatter["file"] == SCATTER_PNG
     assert "1500 pairs; Spearman" in scatter["caption"]
-    assert (tmp_path / plots.SCATTER_PNG).read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / SCATTER_PNG).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_version_1_metrics_file_loads_and_a_record_survives_its_round_trip(metrics):

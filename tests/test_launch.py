@@ -26,7 +26,7 @@ def test_two_processes_train_one_model(run_cli, tiny_model, tmp_path):
     assert train["processes"] == 2 and train["per_process_batch_size"] == 8 and train["global_batch_size"] == 16
     assert train["negatives_per_anchor"] == 16 * 2 - 1  # every positive and hard negative of both ranks but its own
     assert train["steps"] == 3 and train["samples"] == 3 * 16
-    assert metrics["weights"]["format"] == "full-model"
+    assert metrics["weights"]["format"] == "full"
     assert (out / "model.safetensors").exists() and (out / "README.md").exists()
     assert not list(tmp_path.glob(".*partial")) and not (out / "checkpoints").exists()
 

@@ -13,7 +13,7 @@ COMMANDS = {
     "train": ("hubembed.cli.train", "train", "Train an embedding model: hubembed train --plugin mnr"),
     "plugins": ("hubembed.cli.plugins", "plugins", "List and inspect installed plugins"),
     "data": ("hubembed.cli.data", "data", "Run data steps alone and save the dataset: hubembed data build --data nli --data hard-negatives"),
-    "eval": ("hubembed.cli.eval", "eval_", "Score a model or run folder on STSB / MTEB tasks"),
+    "eval": ("hubembed.cli.eval", "eval_", "Score a model or run folder with evaluator plugins (hubembed eval --help lists their flags)"),
     "push": ("hubembed.cli.hub", "push", "Push a run folder to the Hub (or retry a failed push)"),
     "pull": ("hubembed.cli.hub", "pull", "Download a model from the Hub and check it loads"),
     "compare": ("hubembed.cli.hub", "compare", "Compare models by the scores in their Hub cards"),

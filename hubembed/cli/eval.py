@@ -23,7 +23,6 @@ def _log(message: str) -> None:
 def _evaluators(given: dict[str, Any], run_file: dict | None) -> list[Any]:
     """Evaluator steps, params type-checked like a run config's: those the evaluator flags choose (`Flag`), else a
     run folder's own evaluators (which finishes a run whose evaluation or card failed), else the default ones."""
-    from hubembed.cli import flags
     from hubembed.config import ResolvedStep, make_params, resolve_evaluators
     from hubembed.registry import DEFAULT_EVALUATORS, registry
 
@@ -41,8 +40,8 @@ def _evaluators(given: dict[str, Any], run_file: dict | None) -> list[Any]:
 
 
 @click.command("eval")
-@click.argument("model", metavar="MODEL_OR_DIR")
 @flags.options("evaluator")
+@click.argument("model", metavar="MODEL_OR_DIR")
 @click.option("--base/--no-base", default=True, show_default=True, help="On a run folder, also score its base model (before -> after).")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Encoding batch size.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
@@ -92,16 +91,14 @@ def _update_run(folder: Path, saved: tuple[dict, Any], steps: list[Any], st_mode
                 lead: str | None, base: bool, as_json: bool, model: str) -> None:
     """A run folder: add the scores (and the base model's) to its record, redraw its figures, re-render its card."""
     from hubembed import card, hub
-    from hubembed.pipeline import draw_figures
+    from hubembed.pipeline import draw_figures, plugin_meta
 
     run_file, record = saved
     before = _score_base(record.base_model.id, steps, ctx) if base else []
     record = record.with_scores(before, trained, lead)
     record = record.with_extra_evals([s.to_dict() for s in steps], list(run_file.get("eval") or []))
     record = record.with_figures(draw_figures(steps, st_model, folder, ctx))
-    from hubembed.pipeline import plugin_meta
-
-    record = record.with_plugins({s.info.name: plugin_meta(s.plugin) for s in steps})
+    record = card.with_installed_plugins(run_file, record.with_plugins({s.info.name: plugin_meta(s.plugin) for s in steps}))
     record.save(folder)
     pushed = hub.last_push(folder)
     path = card.write(folder, run_file, record, repo_id=pushed["repo_id"] if pushed else None)
@@ -141,7 +138,8 @@ def _saved(folder: Path) -> tuple[dict, Any]:
     try:
         run = read_run_file(folder / RUN_FILE)
     except HubembedError as err:  # the reader says what is wrong and where; this says what else fixes it
-        raise DataError(f"{str(err).removesuffix('; fix the file')}; fix it, or restore it from the Hub repo the run was pushed to") from err
+        why = str(err).removesuffix("; fix the file").removesuffix("; check the path")
+        raise DataError(f"{why}; fix it, or restore it from the Hub repo the run was pushed to") from err
     if not isinstance(run.get("eval") or [], list):
         raise DataError(f"{folder / RUN_FILE} is not a run config (a mapping with model, loss, data, eval, ...); fix it, "
                         f"or restore it from the Hub repo the run was pushed to")

@@ -17,7 +17,6 @@ class Declared:
     short: str  # the plugin's short name
     info: Any  # registry.PluginInfo
     flag: Any  # types.Flag
-    first: bool  # the plugin's first flag (for an evaluator: the one that chooses it)
 
 
 def declared(kind: str) -> dict[str, list[Declared]]:
@@ -28,16 +27,21 @@ def declared(kind: str) -> dict[str, list[Declared]]:
     for info in registry().infos(kind):
         if info.error is not None:  # a broken plugin adds no flags; `hubembed plugins list` and doctor report it
             continue
-        for i, flag in enumerate(info.load().flags):
-            found.setdefault(flag.name, []).append(Declared(info.short, info, flag, i == 0))
+        for flag in info.load().flags:
+            found.setdefault(flag.name, []).append(Declared(info.short, info, flag))
     return found
 
 
 def options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the flags plugins of `kind` declare to a click command."""
+    """Add the flags plugins of `kind` declare to a click command. Put it right under `@click.command()`, so the
+    command's own options are known: a plugin flag of the same name is not added (the command's own wins; `hubembed
+    plugins show NAME` still lists it)."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        taken = {opt for param in getattr(command, "__click_params__", []) for opt in param.opts}
         for name, uses in sorted(declared(kind).items(), reverse=True):
+            if name in taken:
+                continue
             flag = uses[0].flag
             owners = ", ".join(dict.fromkeys(u.short for u in uses))
             text = f"{flag.help} ({kind} {owners})"
@@ -78,20 +82,20 @@ def params_for(kind: str, info: Any, flags: dict[str, Any]) -> dict[str, Any]:
 
 
 def chosen(kind: str, flags: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
-    """The plugins of `kind` that `flags` choose (each by its first flag), with the params their flags set; a
-    flag given without its plugin's first flag is one line."""
+    """The plugins of `kind` that `flags` choose (each by its first flag), with the params their other flags set;
+    a flag that belongs to no chosen plugin is one line naming the flag that chooses its plugin."""
     from hubembed.errors import ConfigError
 
     table = declared(kind)
-    picked: dict[str, tuple[Any, dict[str, Any]]] = {}
+    picked = {u.info.name: u.info for name in flags for u in table.get(name, []) if u.info.load().flags[0].name == name}
+    chosen_params: dict[str, dict[str, Any]] = {name: {} for name in picked}
     for name, value in flags.items():
-        for use in table.get(name, []):
-            info, params = picked.setdefault(use.info.name, (use.info, {}))
+        mine = [u for u in table.get(name, []) if u.info.name in picked]
+        if not mine:
+            first = table[name][0].info.load().flags[0]
+            raise ConfigError(f"{name} needs {first.name}: choose {table[name][0].short} with "
+                              f"{first.name}{' ' + first.metavar if first.metavar else ''}")
+        for use in mine:
             if use.flag.param is not None:
-                params[use.flag.param] = True if use.flag.metavar is None else value
-    for info, _ in picked.values():
-        first = info.load().flags[0].name
-        if first not in flags:
-            names = ", ".join(n for n in flags if any(u.info.name == info.name for u in table.get(n, [])))
-            raise ConfigError(f"{names} needs {first}: choose {info.short} with {first} {info.load().flags[0].metavar or ''}".rstrip())
-    return list(picked.values())
+                chosen_params[use.info.name][use.flag.param] = True if use.flag.metavar is None else value
+    return [(info, chosen_params[name]) for name, info in picked.items()]

@@ -106,7 +106,7 @@ def list_(kind: str | None, as_json: bool, requirements: bool, config_file: str 
       hubembed plugins list --requirements --config runs/mnr/hubembed_run.yaml > requirements.txt
       hubembed plugins list --code my_loss.py
     """
-    from hubembed.registry import registry
+    from hubembed.registry import current_spelling, registry
     from hubembed.registry import requirements as pip_lines
 
     _use_code(code, strict=False)
@@ -116,13 +116,13 @@ def list_(kind: str | None, as_json: bool, requirements: bool, config_file: str 
         if requirements:
             click.echo("\n".join(pip_lines(records)))
             return
-        used = {r["name"] for r in records}
+        used = {current_spelling(r["name"]) for r in records}  # a run file written before a rename still matches
         infos = [i for i in reg.infos(kind) if i.name in used]
         installed = {i.name for i in reg.infos()}
         missing = [
             {**r, "short": r["name"].split(".")[1], "status": "missing",
              "error": f"not installed: pip install {r['distribution']}=={r['version']}"}
-            for r in records if r["name"] not in installed and (kind is None or r["kind"] == kind)
+            for r in records if current_spelling(r["name"]) not in installed and (kind is None or r["kind"] == kind)
         ]
     else:
         infos, missing = reg.infos(kind), []

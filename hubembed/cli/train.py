@@ -15,6 +15,7 @@ from hubembed.hardware import PRECISIONS
 
 
 @click.command()
+@flags.options("trainer")
 @click.option("--plugin", "loss", metavar="NAME", help="Loss plugin (mnr, cosine, softmax, ...); it brings default data and eval.")
 @click.option("--model", metavar="ID|PATH", help="Base model (default sentence-transformers/all-MiniLM-L6-v2).")
 @click.option("--data", "data", multiple=True, metavar="NAME|PATH", help="Data step (repeat for a chain: source, then transforms).")
@@ -36,7 +37,6 @@ from hubembed.hardware import PRECISIONS
 @click.option("--num-processes", type=int, metavar="N", help="Train on N processes (accelerate launch; gloo ranks on a CPU).")
 @click.option("--accelerate-config", type=click.Path(dir_okay=False), metavar="FILE", help="accelerate config for multi-node, FSDP or DeepSpeed runs.")
 @click.option("--mini-batch-size", type=int, metavar="N", help="GradCache: embed N texts at a time, so big batches fit in memory (losses that have a cached form).")
-@flags.options("trainer")
 @push_options
 @code_option
 def train(loss, model, data, eval_, trainer, config_file, overrides, output, epochs, max_steps, batch_size, lr, seed, precision, overwrite, resume, save_steps, save_total_limit, num_processes, accelerate_config, mini_batch_size, **more) -> None:
@@ -79,7 +79,7 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
         return
     outcome = _train_here_or_launched(pipeline, run, push, num_processes, accelerate_config, overwrite, bool(resume))
     _summary(outcome, run)
-    if push is not None and launch.is_main_process():  # saved locally first; only rank 0 of a multi-process run pushes
+    if push is not None:  # saved locally first; here in the launcher (or a single process), never in a rank
         push_or_explain(outcome.output, push)
 
 

@@ -145,6 +145,7 @@ class MTEBEvaluator(Evaluator):
                             value=float(subset_scores[metric]),
                             revision=meta.dataset.get("revision"),
                             main=metric == meta.main_score,
+                            task_name=f"MTEB {meta.name}{suffix}",
                         )
                     )
         return scores

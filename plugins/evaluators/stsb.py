@@ -81,7 +81,8 @@ class STSBEvaluator(Evaluator):
 
         s1, s2, gold = read_stsb("dev")  # the same 1,500 pairs as sentence-transformers/stsb validation
         predicted = _cosines(model, s1, s2, batch_size=64)
-        draw_scatter(predicted, gold, folder / SCATTER_PNG.format(assets=ASSETS))
+        draw_scatter(predicted, gold, folder / SCATTER_PNG.format(assets=ASSETS), title="STS Benchmark (validation)",
+                     xlabel="gold similarity (0-5)")
         spearman, pearson = float(spearmanr(gold, predicted).statistic), float(pearsonr(gold, predicted).statistic)
         return {"stsb_scatter": {
             "file": SCATTER_PNG.format(assets=ASSETS),
