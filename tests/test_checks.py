@@ -155,12 +155,23 @@ class IgnoresMaxSteps(Trainer):
 
 
 class NoCheckpoints(Trainer):
-    """Trains through the core's runner but turns checkpoints off: `--resume` has nothing to continue from."""
+    """A training loop of its own without checkpoints (as scaffolded trainers were): `--resume` has nothing to
+    continue from. (Through the runner it could not turn them off: the runner refuses `save_strategy`.)"""
 
     summary = "trains without checkpoints"
 
-    def arguments(self, job):
-        return {"save_strategy": "no"}
+    def train(self, job):
+        from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+        from hubembed.types import TrainResult
+
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(job.output_dir / "checkpoints"), max_steps=job.training.max_steps,
+            per_device_train_batch_size=job.training.batch_size, save_strategy="no", report_to="none", use_cpu=True)
+        trainer = SentenceTransformerTrainer(model=job.model, args=args, train_dataset=job.train_dataset, loss=job.loss.build)
+        output = trainer.train()
+        return TrainResult(float(output.training_loss), 1.0, job.training.batch_size * output.global_step,
+                           output.global_step, list(trainer.state.log_history))
 
 
 class StartsOver(Trainer):

@@ -43,3 +43,5 @@ def test_the_runner_takes_the_run_then_the_trainer_arguments(tmp_path):
     with pytest.raises(PluginError, match="names weight_decy, which SentenceTransformerTrainingArguments does not take "
                                           "\\(did you mean weight_decay\\?\\)"):
         arguments(job, {"weight_decy": 0.1})
+    with pytest.raises(PluginError, match="the trainer sets save_steps, seed, which the runner takes from the run"):
+        arguments(job, {"seed": 1, "save_steps": 5})  # checkpoints and --resume depend on the run's own values
