@@ -38,18 +38,17 @@ def options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     plugins show NAME` still lists it)."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        taken = {opt for param in getattr(command, "__click_params__", []) for opt in param.opts}
-        for name, uses in sorted(declared(kind).items(), reverse=True):
+        params = command.__dict__.setdefault("__click_params__", [])
+        taken = {opt for param in params for opt in param.opts}
+        for name, uses in sorted(declared(kind).items()):
             if name in taken:
                 continue
             flag = uses[0].flag
             owners = ", ".join(dict.fromkeys(u.short for u in uses))
             text = f"{flag.help} ({kind} {owners})"
             dest = PREFIX + name.lstrip("-").replace("-", "_")
-            if flag.metavar is None:
-                command = click.option(name, dest, is_flag=True, default=False, help=text)(command)
-            else:
-                command = click.option(name, dest, metavar=flag.metavar, default=None, help=text)(command)
+            shape = {"is_flag": True, "default": False} if flag.metavar is None else {"metavar": flag.metavar, "default": None}
+            params.insert(0, click.Option([name, dest], help=text, **shape))  # click lists them in reverse: last
         return command
 
     return decorate
