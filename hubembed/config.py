@@ -383,12 +383,17 @@ def _resolve_step(reg: Any, kind: str, step: Step, where: str) -> ResolvedStep:
 
 # --- CLI shorthands ----------------------------------------------------------------------------------------------
 
+FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt", ".gz")  # what a data file's name ends with
+
+
 def data_step(arg: str, reg: Any = None) -> Step:
     """`--data NAME` is a plugin; `--data PATH` is a local file or folder, read by the source builder that claims it
     most surely (`DataBuilder.reads_file`: e.g. NLI-labelled files, plain text files, any pairs file)."""
     from hubembed.registry import registry
 
     if not Path(arg).exists():
+        if "/" in arg or Path(arg).suffix.lower() in FILE_SUFFIXES:  # meant as a file, not a plugin name
+            raise ConfigError(f"--data {arg}: no such file or folder (relative paths start from {Path.cwd()}); check the path")
         return Step(arg)
     claims = []
     reg = reg or registry()

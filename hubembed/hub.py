@@ -572,7 +572,8 @@ def _classify(exc: BaseException, action: str, endpoint: str, anonymous: bool) -
     if _in_chain(exc, LocalTokenNotFoundError):
         return HubAuthError, NO_TOKEN, None
     if _in_chain(exc, OfflineModeIsEnabled):
-        return HubUnreachableError, f"cannot {action}: HF_HUB_OFFLINE is set: unset it to reach the Hub", None
+        return HubUnreachableError, (f"HF_HUB_OFFLINE is set, so huggingface_hub makes no request (not even to LocalHub on "
+                                     f"127.0.0.1) while {action}: unset it"), None
     http = _http_error(exc)
     if http is not None:
         return _classify_http(http, action, endpoint, anonymous)
@@ -606,7 +607,7 @@ def _classify_http(http: BaseException, action: str, endpoint: str, anonymous: b
                                   "see the repo if it is private"), status
     if status == 401:
         return HubAuthError, (f"the Hub rejected the token ({detail}) while {action}: set HF_TOKEN or run "
-                              "`hf auth login`"), status
+                              "`hf auth login` (or fix the file given to --token-file)"), status
     if status == 403:
         return HubPermissionError, (f"the Hub refused {action} ({detail}): use a token with write access to that "
                                     "namespace, or push to a repo under your own user name"), status

@@ -101,7 +101,7 @@ def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: 
     model = models.load(base)
     eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log, precision=precision)
     before: list[Score] = []
-    if main:
+    if main and run.eval:
         log("Evaluating the base model...")
         before, _ = evaluate(run.eval, model, eval_ctx, "base")
     job = _job(run, model, train_ds, stage, checkpoint, base, log)
@@ -147,7 +147,8 @@ def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, record: RunReco
     try:
         record.save(stage)  # a folder `hubembed eval OUT` can finish, should the rest fail
         step = "evaluation"
-        log("Evaluating the trained model...")
+        if run.eval:
+            log("Evaluating the trained model...")
         after, lead = evaluate(run.eval, model, eval_ctx, "trained")
         record = record.with_scores([], after, lead)
         step = "card"

@@ -98,7 +98,7 @@ def bad(tmp_path, name, text):
     (["--plugin", "mnr", "--trainer", "fulll"], "did you mean 'full'"),
     (["--plugin", "mnr", "--set", "loss.temp=1"], "unknown param(s) temp"),
     (["--plugin", "mnr", "--set", "nope=1"], "--set nope: unknown key"),
-    (["--plugin", "mnr", "--data", "missing.csv"], "unknown data plugin 'missing.csv'"),
+    (["--plugin", "mnr", "--data", "missing.csv"], "--data missing.csv: no such file or folder"),
     (["--plugin", "mnr", "--model", "./no-such-model-dir-or-repo"], "model folder ./no-such-model-dir-or-repo does not exist"),
     ([], "no loss chosen: pass --plugin NAME"),
 ])

@@ -177,7 +177,7 @@ class LoraTrainer(Trainer):
         base = weights["base_model"]
         on = base["id"] + (f"@{base['revision']}" if base.get("revision") else "")
         merged = f"; merged model: {folder}/{weights['merged']['path']}/" if weights.get("merged") else ""
-        return (f"a LoRA adapter ({weights['adapter']['bytes'] / 1e6:.1f} MB, {weights['trainable_share']:.2%} of the "
+        return (f"a LoRA adapter ({_size(weights['adapter']['bytes'])}, {weights['trainable_share']:.2%} of the "
                 f"weights trained) on {on}{merged}")
 
 
@@ -226,3 +226,7 @@ def linear_names(hf: Any) -> list[str]:
             if last not in names:
                 names.append(last)
     return names
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count / 1e3:.1f} KB"
