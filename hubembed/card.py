@@ -21,7 +21,7 @@ from typing import Any
 from hubembed.config import RUN_FILE, read_run_file
 from hubembed.errors import HubError
 from hubembed.plots import LOSS_PNG
-from hubembed.record import METRICS_FILE, RunRecord
+from hubembed.record import METRICS_FILE, RunRecord, plugin_facts
 from hubembed.record import load as load_record
 from hubembed.types import SBERT_CITATION
 
@@ -41,9 +41,8 @@ def context(
     """Everything the template shows, as plain data. `present`: the figure files (relative to the card) that
     exist next to it; figures not present are left out."""
     extra_evals = [dict(e) for e in record.extra_evals]
-    steps = [("data", s) for s in run["data"]] + [("loss", run["loss"]), ("trainer", run["trainer"])]
-    steps += [("evaluator", s) for s in [*run["eval"], *extra_evals]]
-    meta = {step["name"]: _plugin_meta(record, kind, step["name"]) for kind, step in steps}
+    steps = _steps(run, record)
+    meta = {step["name"]: record.plugins.get(step["name"]) or NO_FACTS for _, step in steps}
     st = record.model_card_data
     data_by_name = {d.name: d for d in record.data}
     scores = [row.to_dict() for row in record.scores.table()]
@@ -90,10 +89,13 @@ def _report(value: Any) -> dict[str, Any]:
     return dataclasses.asdict(value) if value is not None else {}
 
 
-def _plugin_meta(record: RunRecord, kind: str, name: str) -> dict[str, Any]:
-    """Summary and citation of a plugin, as the record keeps them (`with_installed_plugins` fills in an older
-    record's); a plugin neither knows still gets its row on the card, without them."""
-    return record.plugins.get(name) or {"summary": "", "citation": None}
+NO_FACTS = {"summary": "", "citation": None}  # a plugin neither the record nor this machine knows: its row, bare
+
+
+def _steps(run: dict[str, Any], record: RunRecord) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, step) of every plugin the card names: the run's, and the evaluators `hubembed eval` added."""
+    steps = [("data", s) for s in run["data"]] + [("loss", run["loss"]), ("trainer", run["trainer"])]
+    return steps + [("evaluator", s) for s in [*run["eval"], *record.extra_evals]]
 
 
 def with_installed_plugins(run: dict[str, Any], record: RunRecord) -> RunRecord:
@@ -103,16 +105,13 @@ def with_installed_plugins(run: dict[str, Any], record: RunRecord) -> RunRecord:
     from hubembed.registry import registry
 
     found = {}
-    steps = [("data", s) for s in run["data"]] + [("loss", run["loss"]), ("trainer", run["trainer"])]
-    steps += [("evaluator", s) for s in [*run["eval"], *record.extra_evals]]
-    for kind, step in steps:
+    for kind, step in _steps(run, record):
         if step["name"] in record.plugins:
             continue
         try:
-            cls = registry().load(kind, step["name"])[1]
+            found[step["name"]] = plugin_facts(registry().load(kind, step["name"])[1])
         except HubembedError:  # not installed here: the card shows its name and version without the summary
             continue
-        found[step["name"]] = {"summary": cls.summary, "citation": (cls.citation or "").strip() or None}
     return record.with_plugins(found) if found else record
 
 

@@ -38,7 +38,7 @@ from hubembed.errors import (
     UnfinishedRunError,
 )
 from hubembed.outputs import check_output
-from hubembed.record import METRICS_FILE, BaseModel, DataStepReport, RunRecord, Scores, TrainReport
+from hubembed.record import METRICS_FILE, BaseModel, DataStepReport, RunRecord, Scores, TrainReport, plugin_facts
 from hubembed.record import load as load_record
 from hubembed.types import SHAPES, BuildContext, EvalContext, Score, TrainJob, shape_columns
 
@@ -496,13 +496,8 @@ def _record(run: ResolvedRun, base: Any, data_report: list[DataStepReport], befo
         duration_s=round(time.time() - started, 1),
         weights=weights,
         loss={"name": run.loss.info.name, "stats": dict(run.loss.plugin.stats)},  # filled by its build()
-        plugins={step.info.name: plugin_meta(step.plugin) for step in run.steps()},
+        plugins={step.info.name: plugin_facts(step.plugin) for step in run.steps()},
     )
-
-
-def plugin_meta(plugin: Any) -> dict[str, Any]:
-    """What the card says about a plugin, kept in the record so the card renders where the plugin is not installed."""
-    return {"summary": plugin.summary, "citation": (plugin.citation or "").strip() or None}
 
 
 def plugin_requirements(run: ResolvedRun) -> list[str]:

@@ -192,6 +192,11 @@ class RunRecord:
         return path
 
 
+def plugin_facts(plugin: Any) -> dict[str, Any]:
+    """What the record keeps of a plugin (instance or class) for its card: its summary and citation."""
+    return {"summary": plugin.summary, "citation": (plugin.citation or "").strip() or None}
+
+
 def load(folder: Path) -> RunRecord:
     """The record of a run folder; one line naming the file when it cannot be read or is not a record."""
     path = Path(folder) / METRICS_FILE

@@ -91,14 +91,15 @@ def _update_run(folder: Path, saved: tuple[dict, Any], steps: list[Any], st_mode
                 lead: str | None, base: bool, as_json: bool, model: str) -> None:
     """A run folder: add the scores (and the base model's) to its record, redraw its figures, re-render its card."""
     from hubembed import card, hub
-    from hubembed.pipeline import draw_figures, plugin_meta
+    from hubembed.pipeline import draw_figures
+    from hubembed.record import plugin_facts
 
     run_file, record = saved
     before = _score_base(record.base_model.id, steps, ctx) if base else []
     record = record.with_scores(before, trained, lead)
     record = record.with_extra_evals([s.to_dict() for s in steps], list(run_file.get("eval") or []))
     record = record.with_figures(draw_figures(steps, st_model, folder, ctx))
-    record = card.with_installed_plugins(run_file, record.with_plugins({s.info.name: plugin_meta(s.plugin) for s in steps}))
+    record = card.with_installed_plugins(run_file, record.with_plugins({s.info.name: plugin_facts(s.plugin) for s in steps}))
     record.save(folder)
     pushed = hub.last_push(folder)
     path = card.write(folder, run_file, record, repo_id=pushed["repo_id"] if pushed else None)

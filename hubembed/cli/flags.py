@@ -76,7 +76,7 @@ def params_for(kind: str, info: Any, flags: dict[str, Any]) -> dict[str, Any]:
             owners = ", ".join(dict.fromkeys(u.short for u in table.get(name, []))) or "none installed"
             raise ConfigError(f"{name} applies to the {kind} plugin(s) {owners}, not {info.short}; drop {name} or choose one of them")
         if mine[0].flag.param is not None:
-            params[mine[0].flag.param] = True if mine[0].flag.metavar is None else value
+            params[mine[0].flag.param] = _value(mine[0].flag, value)
     return params
 
 
@@ -96,5 +96,10 @@ def chosen(kind: str, flags: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]
                               f"{first.name}{' ' + first.metavar if first.metavar else ''}")
         for use in mine:
             if use.flag.param is not None:
-                chosen_params[use.info.name][use.flag.param] = True if use.flag.metavar is None else value
+                chosen_params[use.info.name][use.flag.param] = _value(use.flag, value)
     return [(info, chosen_params[name]) for name, info in picked.items()]
+
+
+def _value(flag: Any, given: Any) -> Any:
+    """What a given flag sets its param to: true for an on/off flag, else the value typed after it."""
+    return True if flag.metavar is None else given
