@@ -1,0 +1,35 @@
+"""The held-out split: deterministic, grouped by anchor (no anchor on both sides), bounded, refused when too small."""
+
+from __future__ import annotations
+
+import pytest
+from datasets import Dataset
+
+from hubembed import heldout
+from hubembed.errors import DataError
+from hubembed.testing import tiny_rows
+
+
+def triplets(n: int) -> Dataset:
+    columns = tiny_rows("triplet", n=n)
+    rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+    return Dataset.from_list([r for r in rows for _ in (0, 1)])  # two rows per anchor, as NLI premises have
+
+
+def test_no_anchor_is_on_both_sides_and_the_split_is_the_same_every_time():
+    ds = triplets(200)
+    first, again = heldout.split(ds, "triplet"), heldout.split(ds.shuffle(seed=3), "triplet")
+    assert set(first.held_out["anchor"]) == set(again.held_out["anchor"])  # row order does not matter
+    assert not set(first.held_out["anchor"]) & set(first.train["anchor"])
+    assert len(first.train) + len(first.held_out) == len(ds) and first.groups == len(set(first.held_out["anchor"]))
+    assert first.groups == max(heldout.MIN_GROUPS, round(0.05 * len(set(ds["anchor"]))))
+
+
+def test_the_held_out_rows_are_bounded():
+    split = heldout.split(triplets(200), "triplet", share=0.5, max_rows=20)
+    assert len(split.held_out) <= 20 and split.groups >= 1
+
+
+def test_too_few_anchors_is_one_line():
+    with pytest.raises(DataError, match="too few to hold out 8 for the in-domain evaluation; give held-out rows with --eval-data"):
+        heldout.split(triplets(10), "triplet")
