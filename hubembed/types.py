@@ -166,6 +166,7 @@ class EvalContext:
     log: Callable[[str], None] = print
     label: str = ""  # "base" or "trained": what is being evaluated
     precision: str = "fp32"  # the run's resolved precision; evaluators run under its autocast
+    held_out: tuple[str, Any] | None = None  # (shape, datasets.Dataset): the run's own held-out rows (hubembed.heldout)
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,21 @@ def test_the_held_out_rows_are_bounded():
 def test_too_few_anchors_is_one_line():
     with pytest.raises(DataError, match="too few to hold out 8 for the in-domain evaluation; give held-out rows with --eval-data"):
         heldout.split(triplets(10), "triplet")
+
+
+def test_the_in_domain_evaluator_scores_held_out_triplets_and_pairs(tiny_model, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from hubembed.types import EvalContext
+    from hubembed_plugins.evaluators.in_domain import InDomainEvaluator
+
+    model = SentenceTransformer(tiny_model, device="cpu")
+    held = heldout.split(triplets(200), "triplet").held_out
+    scores = InDomainEvaluator().evaluate(model, EvalContext(seed=0, cache_dir=tmp_path, held_out=("triplet", held)))
+    by_metric = {s.metric: s.value for s in scores}
+    assert set(by_metric) == {"ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10", "cosine_accuracy"}
+    assert all(0 <= v <= 1 for v in by_metric.values())
+    assert InDomainEvaluator().headline(scores).metric == "ndcg_at_10"
+    pairs = held.remove_columns(["negative"])
+    assert {s.metric for s in InDomainEvaluator().evaluate(model, EvalContext(seed=0, cache_dir=tmp_path, held_out=("pair", pairs)))} == {
+        "ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10"}
