@@ -61,7 +61,7 @@ def one(model_path: str, batch: int, mini: int, steps: int) -> dict:
     loss = cfgmod.Step("cached-mnr", {"mini_batch_size": mini}) if mini else cfgmod.Step("mnr")
     cfg = cfgmod.RunConfig(loss=loss, data=(cfgmod.Step("nli", {"source": str(NLI), "limit": batch * steps}),))
     run = cfgmod.resolve(cfg)
-    rows, _ = build_data(run, compat.check(run), model_path, log=lambda m: None)
+    rows, _, _ = build_data(run, compat.check(run), model_path, log=lambda m: None)
     model = SentenceTransformer(model_path, device="cpu")
     training = TrainingParams(max_steps=steps, batch_size=batch, save_steps=0, logging_steps=steps)
     with tempfile.TemporaryDirectory() as tmp:

@@ -60,6 +60,7 @@ from hubembed.types import (
 _LAZY = {
     "hub_unreachable": ("hubembed.hub", "unreachable"),  # why the Hub cannot be reached (offline fallbacks), or None
     "hub_offline": ("hubembed.hub", "offline"),
+    "split_held_out": ("hubembed.heldout", "split"),  # the run's own held-out rows, grouped by anchor
     "run_training": ("hubembed.training", "run"),
     "training_arguments": ("hubembed.training", "arguments"),
     "train": ("hubembed.training", "train"),  # how a run trains a trainer plugin (its own train(), else the runner)

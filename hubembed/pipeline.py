@@ -96,10 +96,10 @@ def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: 
     started = time.time()
     base = models.resolve_model(run.model, log)
     with launch.main_process_first():  # rank 0 builds (and caches) the data first
-        train_ds, data_report = build_data(run, shapes, base.load_from, log)
+        train_ds, data_report, held = build_data(run, shapes, base.load_from, log)
     batch = batch_facts(run, train_ds, launch.world_size())
     model = models.load(base)
-    eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log, precision=precision)
+    eval_ctx = EvalContext(seed=run.training.seed, cache_dir=cache_dir(), log=log, precision=precision, held_out=held)
     before: list[Score] = []
     if main and run.eval:
         log("Evaluating the base model...")
@@ -397,15 +397,30 @@ def _publish(stage: Path, out: Path) -> None:
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # only now: until the model is in place they are a way back
 
 
-def build_data(run: ResolvedRun, shapes: list[str], model_path: str, log: Callable[[str], None]) -> tuple[Any, list[DataStepReport]]:
-    """Run the data chain; check each step gave what it declared; report sizes, stats and fingerprints."""
-    result, report = build_chain(run.data, shapes, run.training.seed, model_path, log, run.loss.plugin.num_labels())
+def build_data(run: ResolvedRun, shapes: list[str], model_path: str,
+               log: Callable[[str], None]) -> tuple[Any, list[DataStepReport], tuple[str, Any] | None]:
+    """Run the data chain; check each step gave what it declared; report sizes, stats and fingerprints; and the
+    held-out rows (shape, dataset) an evaluator asked for, cut from the source before any transform."""
+    held: list[tuple[str, Any]] = []
+
+    def hold_out(ds: Any, shape: str) -> Any:
+        for step in run.eval:
+            cut = step.plugin.hold_out(ds, shape)
+            if cut is not None:
+                held.append((shape, cut[1]))
+                log(f"  held out {len(cut[1])} of {len(ds)} {shape} rows for {step.info.short} (never trained on)")
+                return cut[0]
+        return ds
+
+    result, report = build_chain(run.data, shapes, run.training.seed, model_path, log, run.loss.plugin.num_labels(),
+                                 hold_out=hold_out)
     train_ds = result["train"]
-    return train_ds.select_columns(shape_columns(shapes[-1], train_ds.column_names)), [DataStepReport(**r) for r in report]
+    rows = train_ds.select_columns(shape_columns(shapes[-1], train_ds.column_names))
+    return rows, [DataStepReport(**r) for r in report], (held[0] if held else None)
 
 
 def build_chain(steps: list[Any], shapes: list[str], seed: int, model_path: str, log: Callable[[str], None],
-                num_labels: int | None = None) -> tuple[Any, list[dict[str, Any]]]:
+                num_labels: int | None = None, hold_out: Callable[[Any, str], Any] | None = None) -> tuple[Any, list[dict[str, Any]]]:
     """Run data steps (a source, then transforms) in order; return the last DatasetDict and the per-step report.
     `num_labels`: the loss's bound on pair-class labels. `hubembed train` and `hubembed data build` both go
     through here."""
@@ -416,6 +431,9 @@ def build_chain(steps: list[Any], shapes: list[str], seed: int, model_path: str,
         ctx = BuildContext(shape=shape, seed=seed, model=model_path, cache_dir=cache_dir(), log=log, num_labels=num_labels)
         result = step.plugin.build(ctx, upstream)
         train_ds = _checked(result, step.info.short, shape)
+        if upstream is None and hold_out is not None:  # at the source: transforms (mined negatives) see training rows only
+            train_ds = hold_out(train_ds, shape)
+            result = {**result, "train": train_ds}
         upstream = result
         report.append(
             {

@@ -333,6 +333,11 @@ class Evaluator(Plugin):
     def evaluate(self, model: SentenceTransformer, ctx: EvalContext) -> list[Score]:
         raise NotImplementedError
 
+    def hold_out(self, ds: Any, shape: str) -> tuple[Any, Any] | None:
+        """(training rows, held-out rows) of the source's `ds` of `shape`, when this evaluator scores the run's own
+        held-out data (it then gets them as `ctx.held_out`); default None: it wants none, the data stays whole."""
+        return None
+
     def headline(self, scores: list[Score]) -> Score | None:
         """The one score of `scores` (its own) that the summary and the card lead with; default: the first `main`."""
         return next((s for s in scores if s.main), None)

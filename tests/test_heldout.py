@@ -51,3 +51,29 @@ def test_the_in_domain_evaluator_scores_held_out_triplets_and_pairs(tiny_model, 
     pairs = held.remove_columns(["negative"])
     assert {s.metric for s in InDomainEvaluator().evaluate(model, EvalContext(seed=0, cache_dir=tmp_path, held_out=("pair", pairs)))} == {
         "ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10"}
+
+
+IN_DOMAIN = """
+from hubembed_plugins.evaluators.in_domain import InDomainEvaluator
+
+
+class InDomain(InDomainEvaluator):
+    name = "local.in-domain.v1"
+"""
+
+
+def test_a_run_holds_out_rows_at_the_source_and_scores_them_before_and_after(run_cli, tiny_model, tmp_path):
+    import json
+
+    (tmp_path / "in_domain.py").write_text(IN_DOMAIN)
+    out = tmp_path / "out"
+    result = run_cli("train", "--code", str(tmp_path / "in_domain.py"), "--plugin", "mnr", "--model", tiny_model,
+                     "--set", "data.limit=400", "--batch-size", "16", "--max-steps", "2", "--precision", "fp32",
+                     "--eval", "local.in-domain", "--output", str(out), env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "held out " in result.stderr and "(never trained on)" in result.stderr
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["scores"]["headline"] == "in-domain retrieval/held-out/ndcg_at_10"
+    assert {s["metric"] for s in record["scores"]["base"]} >= {"ndcg_at_10", "cosine_accuracy"}
+    held = int(result.stderr.split("held out ")[1].split(" ")[0])
+    assert record["data"][0]["examples"] == 400 - held  # the held-out rows never reached training

@@ -5,15 +5,16 @@
   headline, MRR@10, Recall@1/@10), and TripletEvaluator accuracy where negatives exist.
 - pair-score: EmbeddingSimilarityEvaluator (Spearman of cosine).
 
-Not registered yet (no entry point): the pipeline does not hand it `ctx.held_out` on this branch. Left to do for #13:
-pair-class and denoising shapes, training-side distractors in the corpus, wiring the split into the pipeline (at
-the source, before transforms; `--eval-data FILE`; a param to turn it off), the best checkpoint, the card and the
-push gate.
+Not registered yet (no entry point; tests use it through --code). The pipeline cuts the held-out rows at the source
+through `hold_out()` and hands them over as `ctx.held_out`. Left to do for #13: register it and choose where it sits
+among the default evaluators; a source's own validation split and `--eval-data FILE`; pair-class and denoising
+shapes; training-side distractors in the corpus; held-out size and fingerprint in the record and the card
+(model-index "held-out" split); the best checkpoint; the push gate; the README measurements.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hubembed.api import EvalContext, Evaluator, Score
@@ -24,7 +25,8 @@ IR_METRICS = {"ndcg@10": "ndcg_at_10", "mrr@10": "mrr_at_10", "recall@1": "recal
 
 @dataclass(frozen=True)
 class Params:
-    pass
+    share: float = field(default=0.05, metadata={"help": "share of the source's anchors held out (0: none, no in-domain score)"})
+    max_rows: int = field(default=1000, metadata={"help": "at most this many held-out rows"})
 
 
 class InDomainEvaluator(Evaluator):
@@ -41,6 +43,14 @@ class InDomainEvaluator(Evaluator):
         if shape == "pair-score":
             return self._similarity(model, ds, ctx)
         return []
+
+    def hold_out(self, ds: Any, shape: str) -> tuple[Any, Any] | None:
+        from hubembed.api import split_held_out as split
+
+        if self.params.share <= 0 or shape not in (*RETRIEVAL, "pair-score"):
+            return None
+        cut = split(ds, shape, share=self.params.share, max_rows=self.params.max_rows)
+        return cut.train, cut.held_out
 
     def headline(self, scores: list[Score]) -> Score | None:
         lead = [s for s in scores if s.metric == "ndcg_at_10"]
