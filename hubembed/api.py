@@ -8,6 +8,8 @@
   without a traceback);
 - data-file readers (`read_files`, `read_rows`, `columns_of`, `read_sentences`, `pick_column`, `FileRows`) and the
   data shipped with hubembed (`NLI_SAMPLE`, `read_nli_sample`, `nli_sample_sentences`, `STSB`, `read_stsb`);
+- the run's held-out rows (`HeldOut`, what an evaluator's `hold_out()` returns; `split_held_out`, `bound_held_out`,
+  `ranked_texts`: grouped by anchor, in hash order);
 - the hardware and the Hub as plugins see them: `resolve_precision("auto")`, `hub_unreachable()` (why the Hub
   cannot be reached, for offline fallbacks, or None);
 - the training runner: `train(job, trainer)` trains as a run does (the trainer's own `train()`, else the core's
@@ -36,6 +38,10 @@ from hubembed.datafiles import (
 )
 from hubembed.errors import ConfigError, DataError, HubembedError, ModelLoadError, PluginError
 from hubembed.hardware import resolve_precision
+from hubembed.heldout import HeldOut
+from hubembed.heldout import bounded as bound_held_out
+from hubembed.heldout import ranked as ranked_texts
+from hubembed.heldout import split as split_held_out
 from hubembed.types import (
     KINDS,
     SBERT_CITATION,
@@ -60,7 +66,6 @@ from hubembed.types import (
 _LAZY = {
     "hub_unreachable": ("hubembed.hub", "unreachable"),  # why the Hub cannot be reached (offline fallbacks), or None
     "hub_offline": ("hubembed.hub", "offline"),
-    "split_held_out": ("hubembed.heldout", "split"),  # the run's own held-out rows, grouped by anchor
     "run_training": ("hubembed.training", "run"),
     "training_arguments": ("hubembed.training", "arguments"),
     "train": ("hubembed.training", "train"),  # how a run trains a trainer plugin (its own train(), else the runner)
@@ -76,10 +81,11 @@ _TESTING = (
 
 __all__ = [
     "BuildContext", "ConfigError", "DataBuilder", "DataError", "EvalContext", "Evaluator", "FORMATS", "FileRows",
-    "Flag", "HubembedError", "KINDS", "Loss", "ModelLoadError", "NLI_SAMPLE", "NoParams", "Plugin", "PluginError",
+    "Flag", "HeldOut", "HubembedError", "KINDS", "Loss", "ModelLoadError", "NLI_SAMPLE", "NoParams", "Plugin", "PluginError",
     "SBERT_CITATION", "SHAPES", "STSB", "Score", "TrainJob", "TrainResult", "Trainer", "TrainingParams",
     "columns_of", "files_in", "nli_sample_sentences", "param_help", "pick_column", "read_files", "read_nli_sample",
     "read_rows", "read_sentences", "read_stsb", "resolve_precision", "shape_columns", "create_plugin",
+    "split_held_out", "bound_held_out", "ranked_texts",
 ]
 __all__ += [*_LAZY, *_TESTING]  # loaded on first use (module __getattr__ below)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from hubembed.config import RUN_FILE, read_run_file
 from hubembed.errors import HubError
-from hubembed.plots import LOSS_PNG
+from hubembed.plots import HELD_OUT_PNG, LOSS_PNG
 from hubembed.record import METRICS_FILE, RunRecord, plugin_facts
 from hubembed.record import load as load_record
 from hubembed.types import SBERT_CITATION
@@ -72,7 +72,10 @@ def context(
         "citations": _citations(st.get("citations") or {}, [meta[s["name"]] | {"name": s["name"]} for _, s in steps]),
         "st": st,
         "st_losses": st_losses,
-        "figures": {"loss": LOSS_PNG} if LOSS_PNG in present else {},
+        "figures": {key: name for key, name in (("loss", LOSS_PNG), ("held_out", HELD_OUT_PNG)) if name in present},
+        "held_out": record.held_out,
+        "gate": record.gate,
+        "general": [row for row in scores if row["main"] and row["split"] != "held-out"],
         "eval_figures": [f for f in record.figures.values() if f.get("file") in present],
         "tags": _unique(
             ["sentence-transformers", "sentence-similarity", "feature-extraction", "hubembed"]
@@ -202,7 +205,7 @@ def render(ctx: dict[str, Any]) -> Any:
 # -- I/O: figures, files ------------------------------------------------------------------------------------
 def present_figures(folder: Path, record: RunRecord) -> set[str]:
     """The figure files the card may link: the loss curve and the evaluators' figures that exist in `folder`."""
-    wanted = [LOSS_PNG, *(f.get("file") for f in record.figures.values())]
+    wanted = [LOSS_PNG, HELD_OUT_PNG, *(f.get("file") for f in record.figures.values())]
     return {name for name in wanted if name and (Path(folder) / name).is_file()}
 
 
@@ -218,6 +221,8 @@ def write(folder: Path, run: dict[str, Any], record: RunRecord, *, repo_id: str 
 
     folder = Path(folder)
     plots.loss_curve(list(record.train.log_history), folder / LOSS_PNG)
+    if record.train.eval_metric:
+        plots.held_out_curve(list(record.train.log_history), record.train.eval_metric, record.train.kept_step, folder / HELD_OUT_PNG)
     path = folder / CARD_FILE
     path.write_text(text(folder, run, record, repo_id), encoding="utf-8")  # checked by check() before any push
     return path

@@ -17,12 +17,12 @@ from typing import Any, Callable
 import yaml
 
 from hubembed.errors import ConfigError, HubembedError
-from hubembed.registry import DEFAULT_TRAINER, defaults_of
+from hubembed.registry import DEFAULT_TRAINER, HELD_OUT_EVALUATORS, defaults_of
 from hubembed.types import Plugin, TrainingParams
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 RUN_FILE = "hubembed_run.yaml"
-TOP_KEYS = ("model", "loss", "data", "trainer", "eval", "training", "output")
+TOP_KEYS = ("model", "loss", "data", "eval_data", "trainer", "eval", "training", "output")
 
 
 def cache_dir() -> Path:
@@ -47,6 +47,7 @@ class RunConfig:
     data: tuple[Step, ...] | None = None  # None: the loss's default data chain
     trainer: Step = Step(DEFAULT_TRAINER)
     eval: tuple[Step, ...] | None = None  # None: the loss's default evaluators
+    eval_data: tuple[Step, ...] = ()  # held-out rows the user gives (a data source), instead of a cut of the data
     model: str = DEFAULT_MODEL
     training: dict[str, Any] = field(default_factory=dict)
     output: str | None = None
@@ -77,7 +78,7 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
         kwargs["loss"] = _step(raw["loss"], "loss")
     if raw.get("trainer") is not None:
         kwargs["trainer"] = _step(raw["trainer"], "trainer")
-    for key in ("data", "eval"):
+    for key in ("data", "eval", "eval_data"):
         if key in raw and raw[key] is not None:
             kwargs[key] = _steps(raw[key], key)
     if raw.get("model") is not None:
@@ -266,9 +267,10 @@ class ResolvedRun:
     eval: list[ResolvedStep]
     training: TrainingParams
     output: str | None
+    eval_data: list[ResolvedStep] = field(default_factory=list)
 
     def steps(self) -> list[ResolvedStep]:
-        return [*self.data, self.loss, self.trainer, *self.eval]
+        return [*self.data, *self.eval_data, self.loss, self.trainer, *self.eval]
 
     def to_dict(self) -> dict[str, Any]:
         from hubembed import __version__
@@ -278,6 +280,7 @@ class ResolvedRun:
             "model": self.model,
             "loss": self.loss.to_dict(),
             "data": [s.to_dict() for s in self.data],
+            **({"eval_data": [s.to_dict() for s in self.eval_data]} if self.eval_data else {}),
             "trainer": self.trainer.to_dict(),
             "eval": [s.to_dict() for s in self.eval],
             "training": dataclasses.asdict(self.training),
@@ -295,10 +298,12 @@ def with_defaults(cfg: RunConfig, reg: Any = None) -> RunConfig:
     if cfg.loss is None:
         raise ConfigError("no loss chosen: pass --plugin NAME (see `hubembed plugins list --kind loss`)")
     default_data, default_eval = defaults_of((reg or registry()).resolve("loss", cfg.loss.name).load())
+    # the held-out score leads when the user brought their own data; after the general benchmarks otherwise
+    evaluators = (*HELD_OUT_EVALUATORS, *default_eval) if cfg.data is not None else (*default_eval, *HELD_OUT_EVALUATORS)
     return dataclasses.replace(
         cfg,
         data=cfg.data if cfg.data is not None else tuple(Step(n) for n in default_data),
-        eval=cfg.eval if cfg.eval is not None else tuple(Step(n) for n in default_eval),
+        eval=cfg.eval if cfg.eval is not None else tuple(Step(n) for n in dict.fromkeys(evaluators)),
     )
 
 
@@ -320,6 +325,7 @@ def resolve(cfg: RunConfig, reg: Any = None, say: Callable[[str], None] | None =
         eval=[_resolve_step(reg, "evaluator", s, f"eval.{i}") for i, s in enumerate(cfg.eval)],
         training=make_params(TrainingParams, cfg.training, "training"),
         output=cfg.output,
+        eval_data=[_resolve_step(reg, "data", s, f"eval_data.{i}") for i, s in enumerate(cfg.eval_data)],
     )
     _note_superseded(reg, run.steps(), say)
     return run
@@ -386,14 +392,14 @@ def _resolve_step(reg: Any, kind: str, step: Step, where: str) -> ResolvedStep:
 FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt", ".gz")  # what a data file's name ends with
 
 
-def data_step(arg: str, reg: Any = None) -> Step:
+def data_step(arg: str, reg: Any = None, flag: str = "--data") -> Step:
     """`--data NAME` is a plugin; `--data PATH` is a local file or folder, read by the source builder that claims it
     most surely (`DataBuilder.reads_file`: e.g. NLI-labelled files, plain text files, any pairs file)."""
     from hubembed.registry import registry
 
     if not Path(arg).exists():
         if "/" in arg or Path(arg).suffix.lower() in FILE_SUFFIXES:  # meant as a file, not a plugin name
-            raise ConfigError(f"--data {arg}: no such file or folder (relative paths start from {Path.cwd()}); check the path")
+            raise ConfigError(f"{flag} {arg}: no such file or folder (relative paths start from {Path.cwd()}); check the path")
         return Step(arg)
     claims = []
     reg = reg or registry()
@@ -403,7 +409,7 @@ def data_step(arg: str, reg: Any = None) -> Step:
             if claim is not None:
                 claims.append((claim[0], info, claim[1]))
     if not claims:
-        raise ConfigError(f"no installed data builder reads {arg}; name one with --data NAME (see `hubembed plugins list --kind data`)")
+        raise ConfigError(f"no installed data builder reads {arg}; name one with {flag} NAME (see `hubembed plugins list --kind data`)")
     surest = max(rank for rank, _, _ in claims)
     best = [(info, params) for rank, info, params in claims if rank == surest]
     if len(best) > 1:

@@ -1,7 +1,8 @@
 """The hubembed error tree.
 
 Every error a user can cause is a HubembedError whose message is one line that says what is wrong and how to fix
-it; the CLI prints that line and exits with code 2 (see hubembed/cli/_errors.py).
+it; the CLI prints that line and exits with code 2 (see hubembed/cli/_errors.py), or with the code of its class
+(GateRefusedError: 3).
 """
 
 from __future__ import annotations
@@ -76,6 +77,21 @@ class HubConflictError(HubError):
 class HubUnreachableError(HubError):
     """No usable answer: connection refused, DNS, timeout, offline mode, or a server error worth retrying later
     (HTTP 5xx, 408, 429)."""
+
+
+class GateRefusedError(HubembedError):
+    """The push gate (hubembed.gate) refused the push: the run did not improve on its base model (or a team model)
+    by the thresholds given. `lines`: one per failed condition. Nothing was uploaded; exit code 3, so a script can
+    tell a refused push from a failed one (2)."""
+
+    exit_code = 3
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("; ".join(lines) if lines else "the push gate refused the push")
+        self.lines = list(lines)
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.lines,)
 
 
 class NoSpaceError(HubembedError):

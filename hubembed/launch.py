@@ -224,6 +224,13 @@ def report_error(err: BaseException) -> None:
         os.replace(tmp, path)
 
 
+def error_reported() -> bool:
+    """In a launched rank: has a rank already handed the launcher a user error? (Then this rank's own failure, e.g.
+    a barrier the stopped rank left, is only its echo.)"""
+    path = os.environ.get(ENV_ERROR_FILE)
+    return bool(path) and Path(path).exists()
+
+
 @contextlib.contextmanager
 def main_process_first() -> Iterator[None]:
     """Rank 0 runs the block first (e.g. builds and caches the data), the others after it; a no-op alone."""

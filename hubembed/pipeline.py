@@ -104,7 +104,7 @@ def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: 
     if main and run.eval:
         log("Evaluating the base model...")
         before, _ = evaluate(run.eval, model, eval_ctx, "base")
-    job = _job(run, model, train_ds, stage, checkpoint, base, log)
+    job = _job(run, model, train_ds, stage, checkpoint, base, log, _training_evaluator(run, eval_ctx, train_ds))
     counts = param_counts(job.model)
     where = f" on {batch['processes']} processes (global batch {batch['global_batch_size']})" if batch["processes"] > 1 else ""
     again = f", resuming from {checkpoint.name}" if checkpoint else ""
@@ -117,13 +117,17 @@ def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: 
     train = TrainReport(loss=result.train_loss, runtime_s=round(result.runtime_s, 2), samples=result.samples,
                         samples_per_s=round(result.samples_per_s, 2), steps=result.steps,
                         log_history=tuple(result.log_history), **batch,
-                        resumed_from=checkpoint.name if checkpoint else None)
+                        resumed_from=checkpoint.name if checkpoint else None, kept_step=result.kept_step,
+                        eval_s=round(sum(float(e.get("eval_runtime", 0.0)) for e in result.log_history), 2),
+                        eval_metric=f"eval_{job.evaluator[1]}" if job.evaluator else None)
+    _say_kept(train, log)
     record = _record(run, base, data_report, before, train, weights, started)
+    record = dataclasses.replace(record, held_out=held.facts() if held else None)
     return _finish(run, job.model, eval_ctx, record, stage, out, log, started)
 
 
 def _job(run: ResolvedRun, model: Any, train_ds: Any, stage: Path, checkpoint: Path | None, base: Any,
-         log: Callable[[str], None]) -> TrainJob:
+         log: Callable[[str], None], evaluator: tuple[Any, str] | None = None) -> TrainJob:
     """The model as the loss and the trainer prepare it (seeded: an adapter or a head starts the same on every run
     and rank), and what the trainer needs."""
     from transformers import set_seed
@@ -132,8 +136,36 @@ def _job(run: ResolvedRun, model: Any, train_ds: Any, stage: Path, checkpoint: P
     model = run.trainer.plugin.prepare_model(run.loss.plugin.prepare_model(model))
     return TrainJob(
         model=model, loss=run.loss.plugin, train_dataset=train_ds, training=run.training, output_dir=stage, log=log,
-        resume_from=checkpoint, base_model_id=base.hub_id, base_revision=base.revision,
+        resume_from=checkpoint, base_model_id=base.hub_id, base_revision=base.revision, evaluator=evaluator,
     )
+
+
+EVAL_SHARE = 0.1  # of the training compute, for all the evaluations during training together
+TRAIN_COST = 3  # a training step's forward and backward of a text cost about three forwards
+
+
+def _training_evaluator(run: ResolvedRun, ctx: EvalContext, train_ds: Any) -> tuple[Any, str] | None:
+    """The first evaluator's scorer of held-out rows during training, sized so that `training.evals` calls cost
+    about EVAL_SHARE of the training: each encodes about that many texts."""
+    if ctx.held_out is None or run.training.evals <= 0:
+        return None
+    t = run.training
+    rows = t.max_steps * t.batch_size if t.max_steps > 0 else len(train_ds) * t.epochs
+    texts = rows * len([c for c in train_ds.column_names if c not in ("score", "label")])
+    per_call = int(texts * TRAIN_COST * EVAL_SHARE / t.evals)
+    for step in run.eval:
+        found = step.plugin.training_evaluator(ctx, per_call)
+        if found is not None:
+            return found
+    return None
+
+
+def _say_kept(train: TrainReport, log: Callable[[str], None]) -> None:
+    if train.eval_s:
+        share = train.eval_s / train.runtime_s if train.runtime_s else 0.0
+        log(f"  held-out evaluation during training: {train.eval_s:.1f} s ({share:.0%} of training)")
+    if train.kept_step is not None:
+        log(f"  kept step {train.kept_step} of {train.steps}: the best on the held-out split (--set training.keep=last keeps the last)")
 
 
 def _finish(run: ResolvedRun, model: Any, eval_ctx: EvalContext, record: RunRecord, stage: Path, out: Path,
@@ -398,19 +430,28 @@ def _publish(stage: Path, out: Path) -> None:
 
 
 def build_data(run: ResolvedRun, shapes: list[str], model_path: str,
-               log: Callable[[str], None]) -> tuple[Any, list[DataStepReport], tuple[str, Any] | None]:
+               log: Callable[[str], None]) -> tuple[Any, list[DataStepReport], Any]:
     """Run the data chain; check each step gave what it declared; report sizes, stats and fingerprints; and the
-    held-out rows (shape, dataset) an evaluator asked for, cut from the source before any transform."""
-    held: list[tuple[str, Any]] = []
+    held-out rows (hubembed.heldout.HeldOut) an evaluator asked for, cut from the source before any transform."""
+    from hubembed import heldout
 
-    def hold_out(ds: Any, shape: str) -> Any:
-        for step in run.eval:
-            cut = step.plugin.hold_out(ds, shape)
-            if cut is not None:
-                held.append((shape, cut[1]))
-                log(f"  held out {len(cut[1])} of {len(ds)} {shape} rows for {step.info.short} (never trained on)")
-                return cut[0]
-        return ds
+    held: list[Any] = []
+
+    def hold_out(result: Any, shape: str, stats: dict[str, Any]) -> Any:
+        ds = result["train"]
+        if not run.training.hold_out:
+            return ds
+        given = _given_held_out(run, result, shape, model_path, log)
+        taken = heldout.take(run.eval, ds, shape, _source_name(run.data[0], stats), given)
+        if taken is None:
+            if run.eval_data:
+                raise ConfigError("--eval-data is scored by an evaluator that holds out rows, and this run has none; "
+                                  "add one with --eval (see `hubembed plugins list --kind evaluator`)")
+            return ds
+        held.append(taken)
+        rest = "training on all" if given else "training on the other"
+        log(f"  held out {len(taken.rows)} {shape} rows ({taken.origin}); {rest} {len(taken.train)}")
+        return taken.train
 
     result, report = build_chain(run.data, shapes, run.training.seed, model_path, log, run.loss.plugin.num_labels(),
                                  hold_out=hold_out)
@@ -419,8 +460,37 @@ def build_data(run: ResolvedRun, shapes: list[str], model_path: str,
     return rows, [DataStepReport(**r) for r in report], (held[0] if held else None)
 
 
+def _given_held_out(run: ResolvedRun, result: Any, shape: str, model_path: str,
+                    log: Callable[[str], None]) -> tuple[Any, str, str | None] | None:
+    """Held-out rows the user gave (--eval-data) or the source has (its validation split): (rows, how they came,
+    their own name when not the source's)."""
+    if run.eval_data:
+        step = run.eval_data[0]
+        if step.plugin.consumes is not None or shape not in step.plugin.produces:
+            raise ConfigError(f"--eval-data: {step.info.short} cannot give {shape} rows like the run's data source; give "
+                              f"a file of the same kind as --data (or a data source that produces {shape})")
+        built, report = build_chain([step], [shape], run.training.seed, model_path, log)
+        name = _source_name(step, report[0]["stats"])
+        return built["train"], f"--eval-data {name}", name
+    for split in ("validation", "dev"):
+        if split in result and len(result[split]):
+            return result[split], f"the source's {split} split", None
+    return None
+
+
+def _source_name(step: ResolvedStep, stats: dict[str, Any]) -> str:
+    """How the card names a data source: its Hub id, else its file's name (never an absolute path), else the plugin."""
+    if stats.get("hub_id"):
+        return str(stats["hub_id"])
+    for value in dataclasses.asdict(step.plugin.params).values():
+        if isinstance(value, str) and value and Path(value).exists():
+            return Path(value).name
+    return step.info.short
+
+
 def build_chain(steps: list[Any], shapes: list[str], seed: int, model_path: str, log: Callable[[str], None],
-                num_labels: int | None = None, hold_out: Callable[[Any, str], Any] | None = None) -> tuple[Any, list[dict[str, Any]]]:
+                num_labels: int | None = None, hold_out: Callable[[Any, str, dict[str, Any]], Any] | None = None,
+                ) -> tuple[Any, list[dict[str, Any]]]:
     """Run data steps (a source, then transforms) in order; return the last DatasetDict and the per-step report.
     `num_labels`: the loss's bound on pair-class labels. `hubembed train` and `hubembed data build` both go
     through here."""
@@ -432,7 +502,7 @@ def build_chain(steps: list[Any], shapes: list[str], seed: int, model_path: str,
         result = step.plugin.build(ctx, upstream)
         train_ds = _checked(result, step.info.short, shape)
         if upstream is None and hold_out is not None:  # at the source: transforms (mined negatives) see training rows only
-            train_ds = hold_out(train_ds, shape)
+            train_ds = hold_out(result, shape, ctx.stats)
             result = {**result, "train": train_ds}
         upstream = result
         report.append(

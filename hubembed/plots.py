@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 ASSETS = "assets"
 LOSS_PNG = f"{ASSETS}/train_loss.png"
+HELD_OUT_PNG = f"{ASSETS}/held_out_curve.png"
 _METADATA = {"Software": None}  # no matplotlib version string: re-rendering with another version changes nothing
 
 
@@ -41,6 +42,26 @@ def loss_curve(log_history: Sequence[dict[str, Any]], path: str | Path, title: s
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
     ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def held_out_curve(log_history: Sequence[dict[str, Any]], key: str, kept_step: int | None, path: str | Path) -> Path | None:
+    """Draw the held-out score logged under `key` against step, the kept step marked; None when none was logged."""
+    points = [(float(e["step"]), float(e[key])) for e in log_history if key in e and "step" in e]
+    if not points:
+        return None
+    steps, values = zip(*points)
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.plot(steps, values, marker="o", markersize=3, linewidth=1.5, color="#2ca02c")
+    if kept_step is not None:
+        ax.axvline(kept_step, color="#d62728", linestyle="--", linewidth=1, label=f"kept: step {kept_step}")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("step")
+    ax.set_ylabel(key.removeprefix("eval_").replace("_cosine_", " ").replace("_", " "))
+    ax.set_title("Held-out score during training")
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)

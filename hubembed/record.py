@@ -54,6 +54,9 @@ class TrainReport:
     global_batch_size: int | None = None
     negatives_per_anchor: int | None = None
     resumed_from: str | None = None
+    kept_step: int | None = None  # the step whose weights were kept (best on the held-out split); None: no choice made
+    eval_s: float = 0.0  # time spent evaluating the held-out split during training
+    eval_metric: str | None = None  # the log-history key of that evaluation's headline (its curve on the card)
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class RunRecord:
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_evals: tuple[dict[str, Any], ...] = ()  # evaluators `hubembed eval` added that are not in the run
+    held_out: dict[str, Any] | None = None  # the held-out split: origin, shape, rows, anchors, fingerprint (heldout.facts)
+    gate: dict[str, Any] | None = None  # the last push gate decision (hubembed.gate): passed, overridden, conditions
     schema_version: int = SCHEMA_VERSION
 
     # -- changes: each returns a new record ---------------------------------------------------------------------
@@ -149,6 +154,9 @@ class RunRecord:
 
     def with_plugins(self, plugins: dict[str, dict[str, Any]]) -> RunRecord:
         return dataclasses.replace(self, plugins={**self.plugins, **plugins})
+
+    def with_gate(self, gate: dict[str, Any]) -> RunRecord:
+        return dataclasses.replace(self, gate=gate)
 
     # -- metrics.json ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -213,7 +221,7 @@ def load(folder: Path) -> RunRecord:
 
 
 _TOP = ("precision", "hardware", "versions", "started", "duration_s", "hubembed_version", "requirements", "weights",
-        "loss", "model_card_data", "figures", "plugins", "extra_evals", "schema_version")
+        "loss", "model_card_data", "figures", "plugins", "extra_evals", "held_out", "gate", "schema_version")
 
 
 def _value(key: str, value: Any) -> Any:

@@ -46,6 +46,7 @@ LOCAL_PREFIX = "file:"  # distribution of a plugin from a local file: file:/abs/
 DEFAULT_TRAINER = "full"  # a run that names no trainer
 DEFAULT_DATA = ("nli",)  # a loss that names no default data chain
 DEFAULT_EVALUATORS = ("stsb",)  # a loss that names no default evaluators; `hubembed eval MODEL` with no evaluator flag
+HELD_OUT_EVALUATORS = ("in-domain",)  # scored in every run that names no evaluators: the run's own held-out rows
 OLD_SPELLINGS = {"cached_mnr": "cached-mnr"}  # built-in short names before they were spelled with hyphens
 
 

@@ -55,7 +55,7 @@ def _run_values(job: TrainJob) -> dict[str, Any]:
 
     t = job.training
     precision = resolve_precision(t.precision)
-    return dict(
+    return {**dict(
         output_dir=str(job.output_dir / CHECKPOINTS),
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
@@ -74,7 +74,21 @@ def _run_values(job: TrainJob) -> dict[str, Any]:
         use_cpu=not torch.cuda.is_available(),
         # repeated texts in a batch would be false in-batch negatives
         batch_sampler=batch_sampler(t.group_by_length, no_duplicates=job.loss.in_batch_negatives),
-    )
+    ), **_evaluation_values(job)}
+
+
+def _evaluation_values(job: TrainJob) -> dict[str, Any]:
+    """Score the held-out rows `training.evals` times during the run (a share of the steps, so it holds for any
+    length); with `keep: best`, checkpoint at each evaluation and load the best one at the end."""
+    t = job.training
+    if job.evaluator is None or t.evals <= 0:
+        return {}
+    every = min(1 / t.evals, 0.99)  # below 1: a share of the total steps
+    values: dict[str, Any] = dict(eval_strategy="steps", eval_steps=every)
+    if t.keep == "best":
+        values.update(load_best_model_at_end=True, metric_for_best_model=f"eval_{job.evaluator[1]}", greater_is_better=True,
+                      save_strategy="steps", save_steps=every)  # the best must be a checkpoint to be loaded back
+    return values
 
 
 def arguments(job: TrainJob, overrides: Mapping[str, Any] | None = None) -> Any:
@@ -94,7 +108,8 @@ def arguments(job: TrainJob, overrides: Mapping[str, Any] | None = None) -> Any:
 
 # what the runner owns: a trainer that set these would break checkpoints, --resume or the run's own values
 RUNNER_OWNS = frozenset({"output_dir", "save_strategy", "save_steps", "save_total_limit", "batch_sampler", "seed",
-                         "per_device_train_batch_size", "num_train_epochs", "max_steps", "report_to", "use_cpu"})
+                         "per_device_train_batch_size", "num_train_epochs", "max_steps", "report_to", "use_cpu",
+                         "eval_strategy", "eval_steps", "load_best_model_at_end", "metric_for_best_model"})
 
 
 def _check_names(overrides: Mapping[str, Any]) -> None:
@@ -122,9 +137,43 @@ def build_trainer(job: TrainJob, overrides: Mapping[str, Any] | None = None) -> 
     """The SentenceTransformerTrainer that `run` trains `job` with (the loss built from `job.loss` for the model)."""
     from sentence_transformers import SentenceTransformerTrainer
 
-    return SentenceTransformerTrainer(
-        model=job.model, args=arguments(job, overrides), train_dataset=job.train_dataset, loss=job.loss.build
-    )
+    from transformers.trainer_callback import ProgressCallback
+
+    args = arguments(job, overrides)
+    evaluator = job.evaluator[0] if args.eval_strategy != "no" else None
+    trainer = SentenceTransformerTrainer(model=job.model, args=args, train_dataset=job.train_dataset, loss=job.loss.build,
+                                         evaluator=evaluator, callbacks=[_last_step_callback()] if evaluator is not None else None)
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(_quiet_progress())
+    return trainer
+
+
+def _quiet_progress() -> Any:
+    from transformers.trainer_callback import ProgressCallback
+
+    class QuietProgress(ProgressCallback):
+        """The progress bar without the raw log dicts under it: the losses and held-out scores go to the run
+        record and the card."""
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            return None
+
+    return QuietProgress()
+
+
+def _last_step_callback() -> Any:
+    from transformers import TrainerCallback
+
+    class LastStep(TrainerCallback):
+        """Evaluate (and checkpoint) the last step too, so it competes for the best."""
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+            if state.global_step >= state.max_steps:
+                control.should_evaluate = True
+                control.should_save = args.load_best_model_at_end or control.should_save
+            return control
+
+    return LastStep()
 
 
 def train(job: TrainJob, trainer: Trainer) -> TrainResult:
@@ -154,12 +203,14 @@ def run(job: TrainJob, overrides: Mapping[str, Any] | None = None) -> TrainResul
     trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     metrics = output.metrics
     runtime = float(metrics.get("train_runtime", 0.0))
+    best = trainer.state.best_model_checkpoint if trainer.args.load_best_model_at_end else None
     return TrainResult(
         train_loss=float(output.training_loss),
         runtime_s=runtime,
         samples=round(float(metrics.get("train_samples_per_second", 0.0)) * runtime),
         steps=int(output.global_step),
         log_history=list(trainer.state.log_history),
+        kept_step=int(Path(best).name.rsplit("-", 1)[-1]) if best else None,
     )
 
 

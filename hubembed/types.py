@@ -85,6 +85,9 @@ class TrainingParams:
         default=500, metadata={"help": "checkpoint every N steps, so `hubembed train --resume OUTPUT` can continue (0: never)"}
     )
     save_total_limit: int = field(default=2, metadata={"help": "keep only the last K checkpoints (0: keep them all)"})
+    hold_out: bool = field(default=True, metadata={"help": "hold out rows of the data for the in-domain evaluation (false: train on every row)"})
+    keep: str = field(default="best", metadata={"help": "best: keep the step that scored best on the held-out split; last: the last step"})
+    evals: int = field(default=10, metadata={"help": "times to score the held-out split during training (0: never)"})
 
     def __post_init__(self) -> None:
         """Refuse values no trainer can honour, so a run fails when it is resolved, not after data and model loaded
@@ -100,6 +103,8 @@ class TrainingParams:
             ("logging_steps", self.logging_steps >= 1, "1 or more"),
             ("save_steps", self.save_steps >= 0, "0 (never) or more"),
             ("save_total_limit", self.save_total_limit >= 0, "0 (keep all) or more"),
+            ("keep", self.keep in ("best", "last"), "best or last"),
+            ("evals", self.evals >= 0, "0 (never) or more"),
         )
         for name, ok, rule in rules:
             if not ok:
@@ -143,6 +148,7 @@ class TrainJob:
     resume_from: Path | None = None  # a checkpoint folder of an interrupted run to continue from
     base_model_id: str | None = None  # Hub id and revision of the base model (None for a local folder), so a
     base_revision: str | None = None  # saved adapter can name the model it applies to
+    evaluator: Any = None  # (sentence-transformers evaluator, result key): scores held-out rows during training
 
 
 @dataclass
@@ -152,6 +158,7 @@ class TrainResult:
     samples: int
     steps: int
     log_history: list[dict[str, Any]] = field(default_factory=list)
+    kept_step: int | None = None  # keep: best: the step whose weights the model now has (the best checkpoint)
 
     @property
     def samples_per_s(self) -> float:
@@ -166,7 +173,7 @@ class EvalContext:
     log: Callable[[str], None] = print
     label: str = ""  # "base" or "trained": what is being evaluated
     precision: str = "fp32"  # the run's resolved precision; evaluators run under its autocast
-    held_out: tuple[str, Any] | None = None  # (shape, datasets.Dataset): the run's own held-out rows (hubembed.heldout)
+    held_out: Any = None  # hubembed.heldout.HeldOut: the run's own held-out rows, when an evaluator asked for them
 
 
 @dataclass(frozen=True)
@@ -333,9 +340,15 @@ class Evaluator(Plugin):
     def evaluate(self, model: SentenceTransformer, ctx: EvalContext) -> list[Score]:
         raise NotImplementedError
 
-    def hold_out(self, ds: Any, shape: str) -> tuple[Any, Any] | None:
-        """(training rows, held-out rows) of the source's `ds` of `shape`, when this evaluator scores the run's own
-        held-out data (it then gets them as `ctx.held_out`); default None: it wants none, the data stays whole."""
+    def hold_out(self, ds: Any, shape: str, given: Any = None) -> Any:
+        """A `HeldOut` (hubembed.api) when this evaluator scores the run's own held-out rows: cut from the source's
+        rows `ds` of `shape`, or taken from `given` (the source's validation split or --eval-data rows); the run
+        then trains on its `train` rows and the evaluator gets it as `ctx.held_out`. Default None: it wants none."""
+        return None
+
+    def training_evaluator(self, ctx: EvalContext, texts: int) -> tuple[Any, str] | None:
+        """(a sentence-transformers evaluator, the key of its result that picks the best step) to score the model
+        during training, encoding about `texts` texts per call (so ten calls cost ~10% of training); default None."""
         return None
 
     def headline(self, scores: list[Score]) -> Score | None:

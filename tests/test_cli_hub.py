@@ -74,7 +74,8 @@ def digest(folder: Path, names=MODEL_FILES) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def pushed(server, tokens, tiny_model, tmp_path_factory, no_saved_token):
-    """`hubembed train --push` whose upload dies with a 500, then the printed `hubembed push` retry."""
+    """`hubembed train --push` whose upload dies with a 500, then the printed `hubembed push` retry. The tests of this
+    module are about push mechanics, not quality: their pushes pass --ignore-gate (tests/test_gate.py tests the gate)."""
     out = tmp_path_factory.mktemp("runs") / "tiny-mnr"
     home = tmp_path_factory.mktemp("hf-home")
     env = {"HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_XET": "1", "HF_ENDPOINT": server.endpoint, "HF_TOKEN": "",
@@ -82,7 +83,7 @@ def pushed(server, tokens, tiny_model, tmp_path_factory, no_saved_token):
     server.fail_next("POST", "/commit/", status=500)
     args = ["train", "--plugin", "mnr", "--model", tiny_model, "--data", str(NLI_SAMPLE.path), "--set", "data.limit=48",
             "--eval", "stsb", "--eval", "mteb:STSBenchmark", "--set", "eval.stsb.source=bundled", "--max-steps", "3",
-            "--batch-size", "16", "--output", str(out), "--push", "--repo-id", REPO, "--token-file", tokens.alice]
+            "--batch-size", "16", "--output", str(out), "--push", "--repo-id", REPO, "--ignore-gate", "--token-file", tokens.alice]
     failed = subprocess.run([sys.executable, "-m", "hubembed", *args], env={**os.environ, **env}, capture_output=True,
                             text=True, timeout=600)
     local = digest(out) if out.is_dir() else {}
@@ -100,7 +101,8 @@ def test_failed_push_keeps_the_run_and_the_printed_retry_succeeds(pushed, tokens
     assert len(errors) == 1 and "network or server error: HTTP 500" in errors[0], failed.stderr
     assert "Traceback" not in failed.stderr
     assert "Done in" in failed.stdout  # trained, evaluated and saved before the push was tried
-    assert pushed.retry == ["hubembed", "push", str(pushed.out), "--repo-id", REPO, "--token-file", tokens.alice]
+    assert pushed.retry == ["hubembed", "push", str(pushed.out), "--repo-id", REPO, "--ignore-gate", "--token-file",
+                            tokens.alice]
     assert all((pushed.out / name).is_file() for name in MODEL_FILES)
     assert not list(pushed.out.parent.glob(".*partial"))
     assert pushed.retried.exit_code == 0, pushed.retried.output
@@ -156,16 +158,16 @@ def test_push_private_to_org_to_user_to_branch_and_as_pr(pushed, client, tokens,
     shutil.copytree(pushed.out, run)
     api = HfApi(endpoint=client.endpoint, token=ALICE)
 
-    private = invoke("push", str(run), "--repo-id", "team/private-run", "--private", "--token-file", tokens.alice)
+    private = invoke("push", str(run), "--ignore-gate", "--repo-id", "team/private-run", "--private", "--token-file", tokens.alice)
     assert private.exit_code == 0, private.output
     assert api.model_info("team/private-run").private is True
     with pytest.raises(RepositoryNotFoundError):
         HfApi(endpoint=client.endpoint, token=BOB).model_info("team/private-run")
 
-    mine = invoke("push", str(run), "--endpoint", client.endpoint, "--token-file", tokens.alice)  # <user>/<folder>
+    mine = invoke("push", str(run), "--ignore-gate", "--endpoint", client.endpoint, "--token-file", tokens.alice)  # <user>/<folder>
     assert mine.exit_code == 0 and "to alice/run-copy" in mine.stdout, mine.output
 
-    branch = invoke("push", str(run), "--repo-id", REPO, "--revision", "dev", "--commit-message", "On dev",
+    branch = invoke("push", str(run), "--ignore-gate", "--repo-id", REPO, "--revision", "dev", "--commit-message", "On dev",
                     "--token-file", tokens.alice)
     assert branch.exit_code == 0 and f"{REPO} (dev)" in branch.stdout, branch.output
     assert "dev" in [b.name for b in api.list_repo_refs(REPO).branches]
@@ -173,29 +175,30 @@ def test_push_private_to_org_to_user_to_branch_and_as_pr(pushed, client, tokens,
     np.testing.assert_allclose(loaded.encode(["hello"]), SentenceTransformer(str(run)).encode(["hello"]), atol=1e-6)
 
     (run / "notes.txt").write_text("a change worth reviewing\n")
-    pr = invoke("push", str(run), "--repo-id", REPO, "--create-pr", "--token-file", tokens.alice)
+    pr = invoke("push", str(run), "--ignore-gate", "--repo-id", REPO, "--create-pr", "--token-file", tokens.alice)
     assert pr.exit_code == 0 and f"{client.endpoint}/{REPO}/discussions/" in pr.stdout, pr.output
     assert "notes.txt" not in api.list_repo_files(REPO)  # main is untouched until the PR is merged
     (run / "notes.txt").unlink()
 
-    again = invoke("push", str(run), "--repo-id", REPO, "--token-file", tokens.alice)
+    again = invoke("push", str(run), "--ignore-gate", "--repo-id", REPO, "--token-file", tokens.alice)
     assert again.exit_code == 0 and "Nothing to push" in again.stdout, again.output  # idempotent
 
-    refused = invoke("push", str(run), "--repo-id", "team/not-bobs", "--token-file", tokens.bob)
+    refused = invoke("push", str(run), "--ignore-gate", "--repo-id", "team/not-bobs", "--token-file", tokens.bob)
     assert refused.exit_code == 2 and "refused" in refused.stderr and "HTTP 403" in refused.stderr
 
 
 def test_wrong_and_missing_token_say_why_and_how_to_retry(pushed, client, tokens):
     before = digest(pushed.out)
-    wrong = invoke("push", str(pushed.out), "--repo-id", REPO, "--token-file", tokens.wrong)
+    wrong = invoke("push", str(pushed.out), "--ignore-gate", "--repo-id", REPO, "--token-file", tokens.wrong)
     assert wrong.exit_code == 2
     lines = wrong.stderr.strip().splitlines()
-    assert lines[0].startswith("error: push failed: the Hub rejected the token (HTTP 401")
-    assert lines[-1].endswith(f"hubembed push {pushed.out} --repo-id {REPO} --token-file {tokens.wrong}")
+    errors = [line for line in lines if line.startswith("error:")]  # after the push gate's line
+    assert len(errors) == 1 and errors[0].startswith("error: push failed: the Hub rejected the token (HTTP 401")
+    assert lines[-1].endswith(f"hubembed push {pushed.out} --repo-id {REPO} --ignore-gate --token-file {tokens.wrong}")
     assert WRONG not in wrong.output
-    missing = invoke("push", str(pushed.out), "--repo-id", REPO)
+    missing = invoke("push", str(pushed.out), "--ignore-gate", "--repo-id", REPO)
     assert missing.exit_code == 2 and "no Hugging Face token found" in missing.stderr
-    assert f"hubembed push {pushed.out} --repo-id {REPO}" in missing.stderr
+    assert f"hubembed push {pushed.out} --repo-id {REPO} --ignore-gate" in missing.stderr
     assert digest(pushed.out) == before
 
 
@@ -204,12 +207,12 @@ def test_invalid_card_yaml_is_refused_before_upload(pushed, client, tokens, tmp_
     shutil.copytree(pushed.out, run)
     (run / "README.md").write_text("---\nlicense: [apache-2.0\n---\n# broken\n")
     seen = len(client.requests)
-    result = invoke("push", str(run), "--repo-id", "team/bad-card", "--keep-card", "--token-file", tokens.alice)
+    result = invoke("push", str(run), "--ignore-gate", "--repo-id", "team/bad-card", "--keep-card", "--token-file", tokens.alice)
     assert result.exit_code == 2 and "README.md has invalid metadata (not valid YAML at line" in result.stderr
     assert [p for _, p in client.requests[seen:] if "bad-card" in p or "/api/repos/create" in p] == []
 
     (run / "metrics.json").write_text("{")  # without --keep-card the card is re-rendered from the run, which is broken
-    result = invoke("push", str(run), "--repo-id", "team/bad-card", "--token-file", tokens.alice)
+    result = invoke("push", str(run), "--ignore-gate", "--repo-id", "team/bad-card", "--token-file", tokens.alice)
     assert result.exit_code == 2 and "has no readable hubembed_run.yaml and metrics.json" in result.stderr
     assert [p for _, p in client.requests[seen:] if "bad-card" in p or "/api/repos/create" in p] == []
 
@@ -240,7 +243,7 @@ def test_eval_updates_the_run_then_push_and_leaderboard_show_it(pushed, client, 
     card = ModelCard.load(run / "README.md")
     assert ("MTEB SciFact", "ndcg_at_10") in {(r.dataset_name, r.metric_type) for r in card.data.eval_results}
 
-    pushed_again = invoke("push", str(run), "--repo-id", REPO, "--token-file", tokens.alice)
+    pushed_again = invoke("push", str(run), "--ignore-gate", "--repo-id", REPO, "--token-file", tokens.alice)
     assert pushed_again.exit_code == 0 and "Pushed" in pushed_again.stdout, pushed_again.output
     board = invoke("leaderboard", "--author", "team", "--json", "--token-file", tokens.alice)
     assert board.exit_code == 0, board.output
@@ -254,7 +257,7 @@ def test_eval_updates_the_run_then_push_and_leaderboard_show_it(pushed, client, 
 def test_compare_and_leaderboard_read_the_cards(pushed, client, tokens):
     for extra in (["--revision", "dev"], ["--repo-id", "team/private-run", "--private"]):
         args = ["--repo-id", REPO, *extra] if extra[0] == "--revision" else extra
-        assert invoke("push", str(pushed.out), *args, "--token-file", tokens.alice).exit_code == 0
+        assert invoke("push", str(pushed.out), "--ignore-gate", *args, "--token-file", tokens.alice).exit_code == 0
     metrics = json.loads((pushed.out / "metrics.json").read_text())
     spearman = next(s["value"] for s in metrics["scores"]["trained"] if s["task"] == "STSB" and s["split"] == "test"
                     and s["metric"] == "spearman_cosine")
@@ -308,7 +311,7 @@ def test_sorting_and_columns():
 
 
 def test_pull_downloads_and_checks_it_loads(pushed, client, tokens, tmp_path):
-    assert invoke("push", str(pushed.out), "--repo-id", REPO, "--revision", "dev", "--token-file", tokens.alice).exit_code == 0
+    assert invoke("push", str(pushed.out), "--ignore-gate", "--repo-id", REPO, "--revision", "dev", "--token-file", tokens.alice).exit_code == 0
     out = tmp_path / "pulled"
     result = invoke("pull", f"{REPO}@dev", "--output", str(out), "--endpoint", client.endpoint)
     assert result.exit_code == 0, result.output
@@ -338,7 +341,7 @@ def test_local_hub_when_no_token_is_configured(pushed, client, monkeypatch, tmp_
     monkeypatch.delenv("HF_ENDPOINT")
     run = tmp_path / "quick"
     shutil.copytree(pushed.out, run)
-    result = invoke("push", str(run), "--repo-id", "team/quick", "--local-hub")
+    result = invoke("push", str(run), "--ignore-gate", "--repo-id", "team/quick", "--local-hub")
     assert result.exit_code == 0, result.output
     assert "on LocalHub" in result.stdout and "NOT huggingface.co" in result.stderr
     board = invoke("leaderboard", "--author", "team", "--local-hub", "--json")

@@ -17,8 +17,10 @@ def resolved(**kwargs):
 def test_defaults_come_from_the_loss():
     run = resolved(loss=cfgmod.Step("mnr"))
     assert [s.info.name for s in run.data] == ["hubembed.nli.v1"]
-    assert [s.info.name for s in run.eval] == ["hubembed.stsb.v1"]
+    assert [s.info.name for s in run.eval] == ["hubembed.stsb.v1", "hubembed.in-domain.v1"]  # the loss's, then held-out
     assert run.trainer.info.name == "hubembed.full.v1"
+    own = resolved(loss=cfgmod.Step("mnr"), data=(cfgmod.Step("nli", {"source": "my.csv"}),))
+    assert [s.info.name for s in own.eval] == ["hubembed.in-domain.v1", "hubembed.stsb.v1"]  # own data: its score leads
     assert compat.check(run) == ["triplet"]
 
 

@@ -31,7 +31,7 @@ def one_step(tiny_model: str, rank: int, world: int, workdir: Path) -> dict:
     results = {}
     for loss_name, trainer_name, loss_params in CASES:
         cfg = cfgmod.RunConfig(loss=cfgmod.Step(loss_name, loss_params), trainer=cfgmod.Step(trainer_name))
-        run = cfgmod.resolve(cfgmod.apply_overrides(cfgmod.with_defaults(cfg), [f"data.limit={2 * B}"]))
+        run = cfgmod.resolve(cfgmod.apply_overrides(cfgmod.with_defaults(cfg), [f"data.limit={2 * B}", "training.hold_out=false"]))
         rows, _, _ = build_data(run, compat.check(run), tiny_model, log=lambda m: None)
         model = run.trainer.plugin.prepare_model(run.loss.plugin.prepare_model(SentenceTransformer(tiny_model)))
         model.eval()  # no dropout: both sides must compute the same function

@@ -1,6 +1,9 @@
-"""The held-out split: deterministic, grouped by anchor (no anchor on both sides), bounded, refused when too small."""
+"""The held-out split and what a run does with it: cut at the source by anchor, never trained on, scored before and
+after, the best step kept; --eval-data and --no-held-out; too little data is one line."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from datasets import Dataset
@@ -8,6 +11,8 @@ from datasets import Dataset
 from hubembed import heldout
 from hubembed.errors import DataError
 from hubembed.testing import tiny_rows
+
+RUN = ("--batch-size", "16", "--precision", "fp32", "--set", "data.limit=400")
 
 
 def triplets(n: int) -> Dataset:
@@ -20,6 +25,7 @@ def test_no_anchor_is_on_both_sides_and_the_split_is_the_same_every_time():
     ds = triplets(200)
     first, again = heldout.split(ds, "triplet"), heldout.split(ds.shuffle(seed=3), "triplet")
     assert set(first.held_out["anchor"]) == set(again.held_out["anchor"])  # row order does not matter
+    assert heldout.fingerprint(first.held_out) == heldout.fingerprint(again.held_out)
     assert not set(first.held_out["anchor"]) & set(first.train["anchor"])
     assert len(first.train) + len(first.held_out) == len(ds) and first.groups == len(set(first.held_out["anchor"]))
     assert first.groups == max(heldout.MIN_GROUPS, round(0.05 * len(set(ds["anchor"]))))
@@ -28,52 +34,97 @@ def test_no_anchor_is_on_both_sides_and_the_split_is_the_same_every_time():
 def test_the_held_out_rows_are_bounded():
     split = heldout.split(triplets(200), "triplet", share=0.5, max_rows=20)
     assert len(split.held_out) <= 20 and split.groups >= 1
+    assert len(heldout.bounded(triplets(200), "triplet", 30)) <= 30
 
 
 def test_too_few_anchors_is_one_line():
-    with pytest.raises(DataError, match="too few to hold out 8 for the in-domain evaluation; give held-out rows with --eval-data"):
+    with pytest.raises(DataError, match="too few to hold out 8 for the in-domain evaluation .* --eval-data FILE, or .* --no-held-out"):
         heldout.split(triplets(10), "triplet")
 
 
-def test_the_in_domain_evaluator_scores_held_out_triplets_and_pairs(tiny_model, tmp_path):
-    from sentence_transformers import SentenceTransformer
-
-    from hubembed.types import EvalContext
-    from hubembed_plugins.evaluators.in_domain import InDomainEvaluator
-
-    model = SentenceTransformer(tiny_model, device="cpu")
-    held = heldout.split(triplets(200), "triplet").held_out
-    scores = InDomainEvaluator().evaluate(model, EvalContext(seed=0, cache_dir=tmp_path, held_out=("triplet", held)))
-    by_metric = {s.metric: s.value for s in scores}
-    assert set(by_metric) == {"ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10", "cosine_accuracy"}
-    assert all(0 <= v <= 1 for v in by_metric.values())
-    assert InDomainEvaluator().headline(scores).metric == "ndcg_at_10"
-    pairs = held.remove_columns(["negative"])
-    assert {s.metric for s in InDomainEvaluator().evaluate(model, EvalContext(seed=0, cache_dir=tmp_path, held_out=("pair", pairs)))} == {
-        "ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10"}
+def _record(out) -> dict:
+    return json.loads((out / "metrics.json").read_text())
 
 
-IN_DOMAIN = """
-from hubembed_plugins.evaluators.in_domain import InDomainEvaluator
+def _curve(record: dict) -> list[tuple[int, float]]:
+    key = record["train"]["eval_metric"]
+    return [(e["step"], e[key]) for e in record["train"]["log_history"] if key in e]
 
 
-class InDomain(InDomainEvaluator):
-    name = "local.in-domain.v1"
-"""
-
-
-def test_a_run_holds_out_rows_at_the_source_and_scores_them_before_and_after(run_cli, tiny_model, tmp_path):
-    import json
-
-    (tmp_path / "in_domain.py").write_text(IN_DOMAIN)
+def test_own_data_is_held_out_at_the_source_scored_before_and_after_and_leads(run_cli, tiny_model, shared_data, tmp_path):
     out = tmp_path / "out"
-    result = run_cli("train", "--code", str(tmp_path / "in_domain.py"), "--plugin", "mnr", "--model", tiny_model,
-                     "--set", "data.limit=400", "--batch-size", "16", "--max-steps", "2", "--precision", "fp32",
-                     "--eval", "local.in-domain", "--output", str(out), env={"OMP_NUM_THREADS": "1"})
+    data = shared_data / "nli" / "snli_1.0_dev.csv"
+    # hard negatives are mined after the cut: held-out rows must not reach the miner either
+    result = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--data", str(data), *RUN, "--max-steps", "4",
+                     "--set", "eval.stsb.splits=[validation]", "--output", str(out), env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
-    assert "held out " in result.stderr and "(never trained on)" in result.stderr
-    record = json.loads((out / "metrics.json").read_text())
+    record = _record(out)
+    held = record["held_out"]
+    assert held["source"] == "snli_1.0_dev.csv" and held["shape"] == "triplet" and len(held["fingerprint"]) == 16
+    assert record["data"][0]["examples"] == 400 - held["rows"]  # the held-out rows never reached training
+    # own data: the in-domain score leads, STSB is a general benchmark beside it
     assert record["scores"]["headline"] == "in-domain retrieval/held-out/ndcg_at_10"
-    assert {s["metric"] for s in record["scores"]["base"]} >= {"ndcg_at_10", "cosine_accuracy"}
-    held = int(result.stderr.split("held out ")[1].split(" ")[0])
-    assert record["data"][0]["examples"] == 400 - held  # the held-out rows never reached training
+    assert {s["metric"] for s in record["scores"]["base"]} >= {"ndcg_at_10", "cosine_accuracy", "spearman_cosine"}
+    assert result.stdout.index("snli_1.0_dev.csv (held-out)") < result.stdout.index("STS Benchmark")
+    card = (out / "README.md").read_text()
+    assert "| in-domain | snli_1.0_dev.csv (held-out)" in card and "| general | STS Benchmark" in card
+    assert f"content fingerprint `{held['fingerprint']}`; none of them reached training" in card
+    from huggingface_hub import ModelCard
+
+    index = [r for r in ModelCard.load(out / "README.md").data.eval_results if r.dataset_split == "held-out"]
+    assert {(r.dataset_type, r.dataset_revision) for r in index} == {("snli_1.0_dev.csv", held["fingerprint"])}  # never a path
+    assert len(_curve(record)) == 4 and "assets/held_out_curve.png" in card and (out / "assets" / "held_out_curve.png").is_file()
+    assert f"The weights of step {record['train']['kept_step']} of 4 were kept" in card
+
+
+def test_the_best_step_is_kept_and_keep_last_keeps_the_last(run_cli, tiny_model, tmp_path):
+    # a learning rate this high makes the tiny model's held-out score peak early, then fall
+    runs = {}
+    for keep in ("best", "last"):
+        out = tmp_path / keep
+        result = run_cli("train", "--plugin", "mnr", "--model", tiny_model, *RUN, "--max-steps", "20", "--lr", "0.02",
+                         "--eval", "in-domain", "--set", f"training.keep={keep}", "--output", str(out), env={"OMP_NUM_THREADS": "1"})
+        assert result.returncode == 0, result.stderr
+        runs[keep] = (_record(out), (out / "model.safetensors").read_bytes())
+    best, last = runs["best"][0], runs["last"][0]
+    curve = _curve(best)
+    assert [s for s, _ in curve] == list(range(2, 21, 2))  # ten evaluations, the last step among them
+    first_max = max(curve, key=lambda p: p[1])[0]  # max() keeps the first of equal values, as the trainer does
+    assert best["train"]["kept_step"] == first_max < 20
+    assert _curve(last) == curve and last["train"]["kept_step"] is None
+    assert runs["best"][1] != runs["last"][1]  # different weights: the kept step's, not the last one's
+    assert 0 < best["train"]["eval_s"] < best["train"]["runtime_s"]
+
+
+def test_eval_data_replaces_the_cut_and_no_held_out_trains_on_every_row(run_cli, tiny_model, shared_data, tmp_path):
+    nli = shared_data / "nli"
+    given = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--data", str(nli / "snli_1.0_dev.csv"), *RUN,
+                    "--max-steps", "2", "--eval", "in-domain", "--eval-data", str(nli / "snli_1.0_test.csv"),
+                    "--set", "eval.in-domain.max_rows=100", "--output", str(tmp_path / "given"), env={"OMP_NUM_THREADS": "1"})
+    assert given.returncode == 0, given.stderr
+    record = _record(tmp_path / "given")
+    assert record["data"][0]["examples"] == 400 and record["held_out"]["source"] == "snli_1.0_test.csv"
+    assert record["held_out"]["origin"] == "--eval-data snli_1.0_test.csv" and record["held_out"]["rows"] <= 100
+    assert "eval_data" in (tmp_path / "given" / "hubembed_run.yaml").read_text()
+    whole = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--data", str(nli / "snli_1.0_dev.csv"), *RUN,
+                    "--max-steps", "2", "--no-held-out", "--set", "eval.stsb.splits=[validation]",
+                    "--output", str(tmp_path / "whole"), env={"OMP_NUM_THREADS": "1"})
+    assert whole.returncode == 0, whole.stderr
+    record = _record(tmp_path / "whole")
+    assert record["data"][0]["examples"] == 400 and record["held_out"] is None and record["train"]["kept_step"] is None
+    assert record["scores"]["headline"].startswith("STSB")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "data.limit=12"], "too few to hold out 8 for the in-domain evaluation"),
+    (["--eval-data", "missing.csv"], "--eval-data missing.csv: no such file or folder"),
+    (["--eval-data", "nli", "--no-held-out"], "--eval-data gives held-out rows and --no-held-out asks for none"),
+    (["--eval", "stsb", "--eval-data", "nli"], "--eval-data is scored by an evaluator that holds out rows, and this run has none"),
+])
+def test_bad_held_out_input_is_one_line(run_cli, tiny_model, tmp_path, args, message):
+    result = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--max-steps", "1", *args,
+                     "--output", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()

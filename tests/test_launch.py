@@ -45,13 +45,21 @@ def test_impossible_process_counts_and_batches_are_one_line(run_cli, tiny_model,
 
     # an error inside the ranks comes back as the launcher's one line, without torchrun's failure report
     small = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--num-processes", "2", "--output", str(out),
-                    "--set", "data.limit=12", "--batch-size", "8", "--max-steps", "3")
+                    "--set", "data.limit=12", "--batch-size", "8", "--max-steps", "3", "--no-held-out")
     assert small.returncode == 2, small.stderr
     errors = [line for line in small.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: 2 processes x batch 8 need 16 examples per step but the data has 12; "
                       "lower --num-processes or --batch-size, or use more data"]
     assert "ChildFailedError" not in small.stderr and "Traceback" not in small.stderr
     assert not out.exists() and not list(tmp_path.glob(".*partial"))
+
+    # rank 0 stops while building the data (too few rows to hold out): the waiting rank's broken barrier is not said
+    few = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--num-processes", "2", "--output", str(out),
+                  "--set", "data.limit=12", "--batch-size", "4", "--max-steps", "3")
+    assert few.returncode == 2, few.stderr
+    assert [line for line in few.stderr.splitlines() if line.startswith("error:")] == [
+        "error: the data has 12 distinct anchor texts, too few to hold out 8 for the in-domain evaluation (at least 16 "
+        "are needed); give held-out rows with --eval-data FILE, or train on every row with --no-held-out"]
 
 
 def test_launch_command_line(tmp_path):

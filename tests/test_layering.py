@@ -15,7 +15,7 @@ PLUGIN_API = {"hubembed.api"}
 LAYERS = [
     {"hubembed.errors", "hubembed.types"},
     {"hubembed.registry", "hubembed.config", "hubembed.compat", "hubembed.datafiles", "hubembed.bundled", "hubembed.hardware",
-     "hubembed.outputs", "hubembed.checkpoints", "hubembed.record", "hubembed.batching", "hubembed.heldout"},
+     "hubembed.outputs", "hubembed.checkpoints", "hubembed.record", "hubembed.batching", "hubembed.heldout", "hubembed.gate"},
     {"hubembed.models", "hubembed.card", "hubembed.hub", "hubembed.launch", "hubembed.plots", "hubembed.training",
      "hubembed.st_card", "hubembed.localhub", "hubembed.api", "hubembed.scaffold"},
     {"hubembed.pipeline"},

@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from hubembed.errors import ConfigError, HubembedError
+from hubembed.errors import ConfigError, GateRefusedError, HubembedError
+from hubembed.gate import DEFAULT_MAX_DROP, DEFAULT_MIN_GAIN
 
 
 def _info(message: str) -> None:
@@ -83,6 +84,10 @@ class PushRequest:
     token_file: str | None = None
     local_hub: bool = False
     keep_card: bool = False
+    ignore_gate: bool = False  # push even when the gate refuses (the decision, overridden, goes into the card)
+    min_gain: float = DEFAULT_MIN_GAIN
+    max_drop: float = DEFAULT_MAX_DROP
+    against: str | None = None  # REPO[@REV] of a team model whose card the run must beat
     _token: str | None = field(default=None, init=False, repr=False, compare=False)  # read from token_file once
     _token_file_rereadable: bool = field(default=True, init=False, repr=False, compare=False)
 
@@ -93,6 +98,8 @@ class PushRequest:
         hub.check_pr_revision(self.create_pr, self.revision, error=ConfigError)
         if self.repo_id is not None:
             hub.check_repo_id(self.repo_id)
+        if self.against is not None:
+            hub.split_revision(self.against)
         self.token()  # an unreadable or empty file fails now, not after training
 
     def token(self) -> str | None:
@@ -107,33 +114,73 @@ class PushRequest:
             self._token = hub.resolve_token(self.token_file)
         return self._token
 
-    def retry_command(self, folder: Path, repo_id: str | None) -> str:
-        """The exact `hubembed push` that retries this push (never with a token in it; a used-up pipe is left out)."""
+    def retry_command(self, folder: Path, repo_id: str | None, ignore_gate: bool = False) -> str:
+        """The exact `hubembed push` that retries this push (never with a token in it; a used-up pipe is left out);
+        with `ignore_gate`, the one that pushes it although the gate refused it."""
         parts = ["hubembed", "push", str(folder)]
         repo_id = self.repo_id if self.repo_id and "/" in self.repo_id else repo_id or self.repo_id
         if repo_id:
             parts += ["--repo-id", repo_id]
         for flag, on in (("--private", self.private), ("--create-pr", self.create_pr), ("--local-hub", self.local_hub),
-                         ("--keep-card", self.keep_card)):
+                         ("--keep-card", self.keep_card), ("--ignore-gate", self.ignore_gate or ignore_gate)):
             if on:
                 parts.append(flag)
         token_file = self.token_file if self._token_file_rereadable else None
         for flag, value in (("--revision", self.revision), ("--commit-message", self.commit_message),
-                            ("--endpoint", self.endpoint), ("--token-file", token_file)):
+                            ("--endpoint", self.endpoint), ("--token-file", token_file), ("--against", self.against),
+                            ("--min-gain", _changed(self.min_gain, DEFAULT_MIN_GAIN)),
+                            ("--max-drop", _changed(self.max_drop, DEFAULT_MAX_DROP))):
             if value:
                 parts += [flag, value]
         return shlex.join(parts)
 
-    def retry_hint(self, folder: Path, repo_id: str | None) -> str:
+    def retry_hint(self, folder: Path, repo_id: str | None, refused: bool = False) -> str:
         used_up = "" if self._token_file_rereadable else (
             "The --token-file was a pipe, now used up: give the token again (--token-file, HF_TOKEN or "
             "`hf auth login`). ")
+        if refused:
+            return (f"The run is kept in {folder}/ and nothing was uploaded. {used_up}Push it anyway with:  "
+                    f"{self.retry_command(folder, repo_id, ignore_gate=True)}")
         return f"The run is saved in {folder}/. {used_up}Retry the push with:  {self.retry_command(folder, repo_id)}"
+
+
+def _changed(value: float, default: float) -> str | None:
+    return None if value == default else repr(float(value))
+
+
+GATE_HELP = {
+    "ignore_gate": "Push even if the push gate refuses the run (the card then says it was pushed with --ignore-gate).",
+    "min_gain": f"Push gate: the headline score must beat the base model's by at least X (default {DEFAULT_MIN_GAIN:g}: "
+                "any gain).",
+    "max_drop": f"Push gate: no other main score (general benchmarks) may fall below the base model's by more than X "
+                f"(default {DEFAULT_MAX_DROP:g}).",
+    "against": "Push gate: the headline score must also beat a team model's card on the same metric, dataset, split "
+               "and data revision.",
+}
+
+
+def gate_options(fn: Callable) -> Callable:
+    """--ignore-gate, --min-gain, --max-drop, --against: the push gate's flags (`hubembed push`, `train --push`).
+    The numbers are read as text, so a bad one is the gate's one-line error, not click's usage screen."""
+    fn = click.option("--against", metavar="REPO[@REV]", help=GATE_HELP["against"])(fn)
+    fn = click.option("--max-drop", metavar="X", help=GATE_HELP["max_drop"])(fn)
+    fn = click.option("--min-gain", metavar="X", help=GATE_HELP["min_gain"])(fn)
+    fn = click.option("--ignore-gate", is_flag=True, help=GATE_HELP["ignore_gate"])(fn)
+    return fn
+
+
+def gate_fields(min_gain: str | None, max_drop: str | None) -> dict[str, float]:
+    """The gate's thresholds from their flags; one ConfigError line for a value that is no number >= 0."""
+    from hubembed import gate
+
+    return {"min_gain": gate.threshold("--min-gain", min_gain, DEFAULT_MIN_GAIN),
+            "max_drop": gate.threshold("--max-drop", max_drop, DEFAULT_MAX_DROP)}
 
 
 def push_options(fn: Callable) -> Callable:
     """The push flags of `hubembed train` (`--push` and what it takes)."""
     fn = access_options(fn)
+    fn = gate_options(fn)
     fn = click.option("--commit-message", metavar="TEXT", help="Commit message (default: Upload <run> with hubembed).")(fn)
     fn = click.option("--create-pr", is_flag=True, help="Open a pull request against main instead of committing to it.")(fn)
     fn = click.option("--revision", metavar="BRANCH", help="Push to this branch (created if missing).")(fn)
@@ -146,12 +193,13 @@ def push_options(fn: Callable) -> Callable:
 def push_request(flags: dict[str, Any]) -> PushRequest | None:
     """The PushRequest of `hubembed train`'s flags, or None without --push (push flags without it are an error)."""
     fields = {k: flags.get(k) for k in ("repo_id", "private", "revision", "create_pr", "commit_message", "endpoint",
-                                         "token_file", "local_hub")}
+                                         "token_file", "local_hub", "ignore_gate", "min_gain", "max_drop", "against")}
     if not flags.get("push"):
         given = [f"--{k.replace('_', '-')}" for k, v in fields.items() if v]
         if given:
             raise ConfigError(f"{', '.join(given)} only mean something with --push: add --push, or drop them")
         return None
+    fields.update(gate_fields(fields["min_gain"], fields["max_drop"]))  # a bad threshold fails before training
     request = PushRequest(**{k: v for k, v in fields.items() if v is not None})
     request.check()
     return request
@@ -182,6 +230,7 @@ def push_run(folder: Path, request: PushRequest, resolved: dict[str, str] | None
     resolved = resolved if resolved is not None else {}
     orgs = (request.repo_id.split("/")[0],) if request.repo_id and "/" in request.repo_id else ()
     with target(request.endpoint, request.token_file, request.local_hub, orgs, token=request.token()) as where:
+        gate_run(folder, request, where)  # before any upload or repo creation (and before a token is needed)
         token = hub.require_token(where.token)
         repo_id = hub.default_repo_id(request.repo_id, folder.name, token=token, endpoint=where.endpoint)
         resolved["repo_id"] = repo_id
@@ -210,12 +259,67 @@ def push_run(folder: Path, request: PushRequest, resolved: dict[str, str] | None
         return result
 
 
+def gate_run(folder: Path, request: PushRequest, where: Target) -> dict[str, Any] | None:
+    """The push gate (hubembed.gate) on a run folder: decide, save the decision in its record and card (unless it
+    is the one saved already), say it; GateRefusedError when it refused and --ignore-gate was not given. None: the
+    folder is no hubembed run, so there is nothing to check."""
+    from hubembed import card, gate, hub
+    from hubembed import record as run_record
+    from hubembed.config import RUN_FILE
+
+    if not (folder / RUN_FILE).is_file():
+        _info(f"Push gate: not checked: {folder} is no hubembed run (no {RUN_FILE})")
+        return None
+    run, shown = card.saved_run(folder)  # one line when the record cannot be read
+    theirs = _against_scores(request.against, where) if request.against and shown.scores.trained else None
+    decision = gate.decide(shown, request.min_gain, request.max_drop, theirs, against=request.against,
+                           ignore=request.ignore_gate, folder=str(folder))
+    if not gate.same(shown.gate, decision):  # a push of an unchanged run leaves its files unchanged
+        run_record.load(folder).with_gate(decision).save(folder)
+        if not request.keep_card:
+            pushed = hub.last_push(folder)
+            card.write(folder, run, shown.with_gate(decision), repo_id=pushed["repo_id"] if pushed else None)
+    _say_gate(decision)
+    if not decision["passed"] and not request.ignore_gate:
+        raise GateRefusedError(gate.refusal(decision))
+    return decision
+
+
+def _against_scores(spec: str, where: Target) -> list[dict[str, Any]]:
+    """The scores in the card of the team model `spec` (REPO[@REV]), read as `compare` reads them."""
+    from hubembed import hub
+
+    cards = hub.model_cards([spec], token=where.token, endpoint=where.endpoint)
+    return _card_scores(cards[0].get("cardData") or {})
+
+
+def _say_gate(decision: dict[str, Any]) -> None:
+    from hubembed import gate
+
+    conditions = decision["conditions"]
+    if [c["what"] for c in conditions] == [gate.NOT_CHECKED]:
+        _info(f"Push gate: {gate.NOT_CHECKED} (evaluation was turned off, e.g. --eval none): pushing unchecked.")
+    elif decision["passed"]:
+        _info("Push gate passed: " + "; ".join(c["what"] for c in conditions))
+    elif decision["overridden"]:
+        click.secho(f"warning: the push gate refused this run ({'; '.join(gate.refusal(decision))}); pushing it "
+                    f"anyway because of --ignore-gate, and its card says so", fg="yellow", err=True)
+
+
 def push_or_explain(folder: Path, request: PushRequest) -> Any:
-    """push_run; on failure print why (one line) and the exact command that retries it, exit 2. The local
-    output is never touched by a failed push."""
+    """push_run; on failure print why (one line) and the exact command that retries it, exit 2; refused by the push
+    gate, one line per failed condition and the command that pushes anyway, exit 3. A failed or refused push
+    uploads nothing and leaves the run where it is."""
     resolved: dict[str, str] = {}
     try:
         return push_run(folder, request, resolved)
+    except GateRefusedError as err:
+        if os.environ.get("HUBEMBED_DEBUG") == "1":
+            raise
+        for line in err.lines:
+            click.secho(f"error: push refused: {line}", fg="red", err=True)
+        click.echo(request.retry_hint(Path(folder), resolved.get("repo_id"), refused=True), err=True)
+        sys.exit(err.exit_code)
     except HubembedError as err:
         if os.environ.get("HUBEMBED_DEBUG") == "1":
             raise
@@ -232,19 +336,27 @@ def push_or_explain(folder: Path, request: PushRequest) -> Any:
 @click.option("--create-pr", is_flag=True, help="Open a pull request against main instead of committing to it.")
 @click.option("--commit-message", metavar="TEXT", help="Commit message (default: Upload <folder> with hubembed).")
 @click.option("--keep-card", is_flag=True, help="Push README.md as it is (default: render it from the run for the repo; the local card follows once the push worked).")
+@gate_options
 @access_options
-def push(output_dir, repo_id, private, revision, create_pr, commit_message, keep_card, endpoint, token_file, local_hub) -> None:
+def push(output_dir, repo_id, private, revision, create_pr, commit_message, keep_card, ignore_gate, min_gain, max_drop,
+         against, endpoint, token_file, local_hub) -> None:
     """Push a run folder (an earlier run, or a failed push) to the Hub, with its card checked first.
+
+    The push gate checks the run first: its headline score beat the base model's (--min-gain), no general benchmark
+    fell by more than --max-drop, and with --against it beats a team model's card. A refused push uploads nothing
+    and exits with code 3; --ignore-gate pushes anyway, and the card says so.
 
     \b
     Examples:
       hubembed push runs/mnr
       hubembed push runs/mnr --repo-id my-org/minilm-nli --private
       hubembed push runs/mnr --revision experiment-2 --commit-message "More data"
+      hubembed push runs/mnr --repo-id my-org/minilm-nli-2 --against my-org/minilm-nli --min-gain 0.005
     """
     from hubembed import hub
 
-    request = PushRequest(repo_id, private, revision, create_pr, commit_message, endpoint, token_file, local_hub, keep_card)
+    request = PushRequest(repo_id, private, revision, create_pr, commit_message, endpoint, token_file, local_hub,
+                          keep_card, ignore_gate, against=against, **gate_fields(min_gain, max_drop))
     request.check()
     push_or_explain(hub.check_folder(output_dir), request)
 

@@ -20,6 +20,8 @@ from hubembed.hardware import PRECISIONS
 @click.option("--model", metavar="ID|PATH", help="Base model (default sentence-transformers/all-MiniLM-L6-v2).")
 @click.option("--data", "data", multiple=True, metavar="NAME|PATH", help="Data step (repeat for a chain: source, then transforms).")
 @click.option("--eval", "eval_", multiple=True, metavar="NAME[:VALUE]", help="Evaluator (repeatable; 'none' for no evaluation).")
+@click.option("--eval-data", metavar="NAME|PATH", help="Held-out rows for the in-domain score (default: a share of the data's own rows, never trained on).")
+@click.option("--no-held-out", is_flag=True, help="Train on every row: no held-out split, no in-domain score, no best step.")
 @click.option("--trainer", metavar="NAME", help="Trainer plugin (default full).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Run config YAML (e.g. an earlier run's hubembed_run.yaml).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config value, e.g. loss.scale=30.")
@@ -39,7 +41,7 @@ from hubembed.hardware import PRECISIONS
 @click.option("--mini-batch-size", type=int, metavar="N", help="GradCache: embed N texts at a time, so big batches fit in memory (losses that have a cached form).")
 @push_options
 @code_option
-def train(loss, model, data, eval_, trainer, config_file, overrides, output, epochs, max_steps, batch_size, lr, seed, precision, overwrite, resume, save_steps, save_total_limit, num_processes, accelerate_config, mini_batch_size, **more) -> None:
+def train(loss, model, data, eval_, eval_data, no_held_out, trainer, config_file, overrides, output, epochs, max_steps, batch_size, lr, seed, precision, overwrite, resume, save_steps, save_total_limit, num_processes, accelerate_config, mini_batch_size, **more) -> None:
     """Train an embedding model from plugins, evaluate it before and after, and write a model card.
 
     \b
@@ -47,6 +49,7 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
       hubembed train --plugin mnr
       hubembed train --plugin cosine --data train.csv --set data.score_scale=5
       hubembed train --config runs/mnr/hubembed_run.yaml --output runs/mnr-again
+      hubembed train --plugin mnr --data my-pairs.csv --eval-data my-dev-pairs.csv
       hubembed train --plugin mnr --push --repo-id my-org/minilm-nli
       hubembed train --plugin mnr --trainer lora --merge
       hubembed train --plugin mnr --num-processes 2
@@ -60,7 +63,7 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
         stage, _ = pipeline.resumable(Path(resume))
         output = _same_output(output, resume)
     cfg = _config(config_file, stage if resume else None, loss=loss, model=model, trainer=trainer, output=output,
-                  data=data, eval_=eval_, mini_batch_size=mini_batch_size, trainer_flags=trainer_flags, overrides=overrides,
+                  data=data, eval_=eval_, eval_data=eval_data, no_held_out=no_held_out, mini_batch_size=mini_batch_size, trainer_flags=trainer_flags, overrides=overrides,
                   training=dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, seed=seed,
                                 precision=precision, save_steps=save_steps, save_total_limit=save_total_limit))
     from hubembed import config as cfgmod
@@ -83,7 +86,7 @@ def train(loss, model, data, eval_, trainer, config_file, overrides, output, epo
         push_or_explain(outcome.output, push)
 
 
-def _config(config_file, stage, *, loss, model, trainer, output, data, eval_, mini_batch_size, trainer_flags, overrides, training):
+def _config(config_file, stage, *, loss, model, trainer, output, data, eval_, eval_data, no_held_out, mini_batch_size, trainer_flags, overrides, training):
     """The run config: a config file (or the interrupted run's), then the flags, then --set."""
     from hubembed import config as cfgmod
 
@@ -95,8 +98,13 @@ def _config(config_file, stage, *, loss, model, trainer, output, data, eval_, mi
         "output": output or cfg.output,
         "data": tuple(cfgmod.data_step(d) for d in data) if data else cfg.data,
         "eval": cfg.eval if not eval_ else () if set(eval_) == {"none"} else tuple(cfgmod.eval_step(e) for e in eval_),
+        "eval_data": (cfgmod.data_step(eval_data, flag="--eval-data"),) if eval_data else cfg.eval_data,
     }
-    given = {k: v for k, v in training.items() if v is not None}
+    if eval_data and no_held_out:
+        from hubembed.errors import ConfigError
+
+        raise ConfigError("--eval-data gives held-out rows and --no-held-out asks for none; drop one of them")
+    given = {k: v for k, v in {**training, "hold_out": False if no_held_out else None}.items() if v is not None}
     cfg = dataclasses.replace(cfg, **chosen, training={**cfg.training, **given})
     if mini_batch_size is not None:
         cfg = _mini_batch(cfg, mini_batch_size)
@@ -135,6 +143,10 @@ def _train_rank(pipeline, run, overwrite: bool, resume: bool) -> None:
     except HubembedError as err:
         launch.report_error(err)
         code = err.exit_code
+    except Exception:
+        if not launch.error_reported():
+            raise
+        code = 2  # another rank's user error stopped this one (e.g. at a barrier); the launcher prints that error
     launch.exit_rank(code)
 
 

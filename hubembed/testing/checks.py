@@ -20,7 +20,9 @@ declared shapes), every param has a help text, the params survive the trip throu
   `job.output_dir/checkpoints`, and a fresh model resumed from it (`job.resume_from`) trains only the step left and
   ends with the weights of the run that was not interrupted.
 - `check_evaluator`: `evaluate()` gives a non-empty list of `Score`s (finite values, names filled in, unique keys, at
-  least one headline `main` score), the same values when asked twice, and leaves the model's weights alone.
+  least one headline `main` score), the same values when asked twice, and leaves the model's weights alone; an
+  evaluator whose `hold_out()` takes held-out rows is given tiny triplets to split (no anchor on both sides) and
+  scores what it kept.
 
 A failure raises `ContractError` (an AssertionError, so pytest shows it; a PluginError, so the CLI prints one line)
 naming the plugin, what broke and how to fix it. A passing check returns a `CheckReport` of what it verified.
@@ -509,6 +511,30 @@ def _check_resume(trainer: Any, model: str | None, loss: str, shape: str, steps:
                     f"interrupted; restore the weights, optimizer and scheduler from job.resume_from, or {RESUME_FIX}")
 
 
+HELD_OUT_SHAPE = "triplet"  # the tiny rows an evaluator's hold_out() is checked with
+
+
+def _held_out(evaluator: Any, who: str, report: CheckReport) -> Any:
+    """An evaluator that scores held-out rows: `hold_out()` on tiny triplets gives a HeldOut whose rows and training
+    rows share no anchor and together are all the rows; it is what evaluate() then gets as `ctx.held_out`."""
+    import dataclasses as dc
+
+    from hubembed.heldout import ANCHOR, HeldOut, fingerprint
+    from hubembed.testing.tinydata import tiny_dataset
+
+    ds = tiny_dataset(HELD_OUT_SHAPE, n=200)
+    held = evaluator.hold_out(ds, HELD_OUT_SHAPE)
+    if held is None:
+        return None
+    if not isinstance(held, HeldOut):
+        raise _fail(who, f"hold_out() returned {type(held).__name__}, not hubembed.api.HeldOut (or None)")
+    column = ANCHOR[HELD_OUT_SHAPE]
+    if set(held.rows[column]) & set(held.train[column]) or len(held.rows) + len(held.train) != len(ds):
+        raise _fail(who, "hold_out() must split the rows in two, whole anchor groups on one side (hubembed.api.split_held_out)")
+    report.passed.append(f"hold_out() keeps {len(held.rows)} of {len(ds)} rows apart, no anchor on both sides")
+    return dc.replace(held, source="tiny", fingerprint=fingerprint(held.rows))
+
+
 def check_evaluator(
     plugin: Any, *, params: Any = None, model: str | None = None, workdir: str | Path | None = None,
     repeat: bool = True,
@@ -520,7 +546,8 @@ def check_evaluator(
         kind, cls, evaluator, who, report = _start("evaluator", plugin, params, work)
         st_model = _load_model(model)
         before = _snapshot(st_model)
-        ctx = EvalContext(seed=0, cache_dir=work / "cache", batch_size=32, log=lambda m: None, label="base")
+        ctx = EvalContext(seed=0, cache_dir=work / "cache", batch_size=32, log=lambda m: None, label="base",
+                          held_out=_held_out(evaluator, who, report))
         scores = evaluator.evaluate(st_model, ctx)
         if not isinstance(scores, list) or not scores:
             raise _fail(who, "evaluate() must return a non-empty list of hubembed.types.Score")

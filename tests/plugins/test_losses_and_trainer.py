@@ -19,8 +19,8 @@ def test_loss_trains_the_tiny_model(loss, tiny_model, tmp_path):
 
     cfg = cfgmod.apply_overrides(cfgmod.with_defaults(cfgmod.RunConfig(loss=cfgmod.Step(loss))), ["data.limit=32"])
     run = cfgmod.resolve(cfg)
-    train_ds, report, _ = build_data(run, compat.check(run), tiny_model, log=lambda m: None)
-    assert len(train_ds) == 32 and report[0].fingerprint
+    train_ds, report, held = build_data(run, compat.check(run), tiny_model, log=lambda m: None)
+    assert len(train_ds) + len(held.rows) == 32 and report[0].examples == len(train_ds) and report[0].fingerprint
     model = SentenceTransformer(tiny_model)
     before = [p.detach().clone() for p in model.parameters()]
     training = TrainingParams(max_steps=2, batch_size=8, lr=1e-3, precision="fp32", logging_steps=1)
