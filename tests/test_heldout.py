@@ -128,3 +128,21 @@ def test_bad_held_out_input_is_one_line(run_cli, tiny_model, tmp_path, args, mes
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_held_out_rows_reach_neither_training_nor_the_miner(tiny_model):
+    from hubembed import compat
+    from hubembed import config as cfgmod
+    from hubembed.pipeline import build_data
+
+    cfg = cfgmod.RunConfig(loss=cfgmod.Step("mnr"), data=(cfgmod.Step("nli", {"limit": 400}),
+                                                          cfgmod.Step("hard-negatives", {"range_min": 0, "range_max": 20})))
+    run = cfgmod.resolve(cfg)
+    train, report, held = build_data(run, compat.check(run), tiny_model, log=lambda m: None)
+    assert held is not None and held.shape == "triplet" and report[0].examples == len(held.train) == 400 - len(held.rows)
+    held_texts = set(held.rows["anchor"]) | set(held.rows["positive"]) | set(held.rows["negative"])
+    trained_texts = {t for column in train.column_names for t in train[column]}
+    assert not set(held.rows["anchor"]) & set(train["anchor"])
+    # mined negatives come from the training side only: no held-out text beyond those the training rows share
+    shared = held_texts & trained_texts
+    assert shared <= {t for column in held.train.column_names for t in held.train[column]}

@@ -27,6 +27,8 @@ def test_two_processes_train_one_model(run_cli, tiny_model, tmp_path):
     assert train["negatives_per_anchor"] == 16 * 2 - 1  # every positive and hard negative of both ranks but its own
     assert train["steps"] == 3 and train["samples"] == 3 * 16
     assert metrics["weights"]["format"] == "full"
+    # the held-out split is scored during training (rank 0 evaluates, every rank learns the result) and the best kept
+    assert metrics["held_out"]["rows"] > 0 and 1 <= train["kept_step"] <= 3 and train["eval_s"] > 0
     assert (out / "model.safetensors").exists() and (out / "README.md").exists()
     assert not list(tmp_path.glob(".*partial")) and not (out / "checkpoints").exists()
 

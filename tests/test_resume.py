@@ -89,6 +89,8 @@ def test_killed_run_resumes_to_the_same_result(trainer, run_cli, tiny_model, tmp
     assert b["train"]["steps"] == a["train"]["steps"] == 12
     assert _scores(b) == pytest.approx(_scores(a), abs=1e-6)
     assert _losses(b) == pytest.approx(_losses(a), rel=1e-5) and len(_losses(a)) == 12
+    # the best held-out step survives the interruption: the resumed run keeps the same step
+    assert b["train"]["kept_step"] == a["train"]["kept_step"] is not None
     run_a = yaml.safe_load((straight / "hubembed_run.yaml").read_text())
     run_b = yaml.safe_load((killed / "hubembed_run.yaml").read_text())
     assert {**run_a, "output": None} == {**run_b, "output": None}

@@ -211,7 +211,8 @@ def _summary(outcome, run) -> None:
     record = outcome.record
     train = record.train
     click.echo("")
-    click.secho(f"Done in {record.duration_s:.0f} s ({train.steps} steps, {train.samples_per_s:.1f} samples/s).", bold=True)
+    kept = f", kept step {train.kept_step}: the best held-out score" if train.kept_step is not None else ""
+    click.secho(f"Done in {record.duration_s:.0f} s ({train.steps} steps{kept}, {train.samples_per_s:.1f} samples/s).", bold=True)
     lead = record.scores.headline_row()  # every score of its task (e.g. STSB Pearson and Spearman), other tasks' main
     for row in [r for r in record.scores.table() if r.score.main or (lead and r.score.task == lead.score.task)]:
         delta = "" if row.delta is None else f"  ({row.delta:+.4f})"

@@ -59,7 +59,8 @@ class InDomainEvaluator(Evaluator):
         held = ctx.held_out
         if held is None:
             if ctx.label == "base":
-                ctx.log("  in-domain: no held-out rows in this run (the data's shape has none to score, or --no-held-out)")
+                ctx.log("  in-domain: no held-out rows to score (`hubembed train` holds them out of pairs, triplets, NLI "
+                        "or TSDAE data, unless --no-held-out; a run's in-domain scores stay in its record)")
             return []
         if held.shape == "pair-score":
             return self._similarity(model, held.rows, ctx)
