@@ -12,6 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+pytest_plugins = ["localhub_fixtures"]  # server, tokens, no_saved_token, client: LocalHub for the push tests
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["HUBEMBED_CACHE"] = str(Path(os.environ.get("PYTEST_CACHE_ROOT", "/tmp")) / f"hubembed-test-cache-{os.getpid()}")

@@ -1,5 +1,6 @@
 """The push gate (issue #13): `decide` on constructed records, then the real commands against LocalHub with the tiny
-model: a run made worse on purpose (learning rate 1) is refused by `train --push` with exit code 3 and nothing
+model, scored on its held-out rows (the headline) and STSB (general): a run made worse on purpose (learning rate 1)
+is refused by `train --push` with exit code 3 and nothing
 reaches the server; `hubembed push --ignore-gate` pushes it and its record and card say so; `--against` a team
 model's card, comparable (better, worse) and not; a run with no scores pushes unchecked; bad thresholds fail before
 training.
@@ -20,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import RepositoryNotFoundError
-from test_cli_hub import ALICE, client, invoke, no_saved_token, server, tokens  # noqa: F401 - LocalHub fixtures
+from localhub_fixtures import ALICE, invoke
 
 from hubembed import gate
 from hubembed.bundled import NLI_SAMPLE
@@ -145,7 +146,9 @@ def test_gate_refused_error_has_its_own_exit_code():
 # -- the commands against LocalHub -------------------------------------------------------------------------------
 TRAIN = ("train", "--plugin", "mnr", "--data", str(NLI_SAMPLE.path), "--set", "data.limit=48", "--max-steps", "3",
          "--batch-size", "16")
-STSB_EVALS = ("--eval", "stsb", "--set", "eval.stsb.source=bundled")
+# the run's own held-out rows lead (the same rows, so the same fingerprint, in every run here); STSB is general
+EVALS = ("--eval", "in-domain", "--eval", "stsb", "--set", "eval.stsb.source=bundled")
+HEADLINE = "in-domain retrieval held-out ndcg_at_10"
 ANYWAY = "Push it anyway with:"
 
 
@@ -171,6 +174,12 @@ def writes(server, since: int) -> list[str]:
                                                                               or "/preupload/" in p or "/lfs" in p)]
 
 
+def held_out_data(folder: Path) -> str:
+    """How the gate names the headline's data: metric, split, the data file and the held-out rows' fingerprint."""
+    held = json.loads((folder / "metrics.json").read_text())["held_out"]
+    return f"ndcg_at_10 on held-out of {held['source']}@{held['fingerprint']}"
+
+
 def gate_of(folder: Path) -> dict:
     return json.loads((folder / "metrics.json").read_text())["gate"]
 
@@ -180,8 +189,9 @@ def worse(server, tokens, tiny_model, tmp_path_factory, no_saved_token):
     """A run made worse on purpose (learning rate 1): `train --push` refused; then the printed override."""
     out = tmp_path_factory.mktemp("runs") / "worse"
     seen = len(server.requests)
-    refused = train(server, tmp_path_factory.mktemp("hf-home"), tiny_model, out, "--lr", "1", *STSB_EVALS,
-                    "--eval", "mteb:STSBenchmark", "--push", "--repo-id", "team/worse", "--token-file", tokens.alice)
+    refused = train(server, tmp_path_factory.mktemp("hf-home"), tiny_model, out, "--lr", "1", *EVALS,
+                    "--set", "training.keep=last",  # the best step would be one from before it got worse
+                    "--push", "--repo-id", "team/worse", "--token-file", tokens.alice)
     state = SimpleNamespace(refused=refused, out=out, writes=writes(server, seen), existed=exists(server, "team/worse"),
                             gate=gate_of(out) if (out / "metrics.json").is_file() else None)
     state.line = next((ln for ln in refused.stderr.splitlines() if ANYWAY in ln), "")
@@ -195,7 +205,7 @@ def worse(server, tokens, tiny_model, tmp_path_factory, no_saved_token):
 def better(server, tokens, tiny_model, tmp_path_factory, worse, no_saved_token):
     """A run that improves (learning rate 1e-2), pushed `--against` the worse one, which it beats."""
     out = tmp_path_factory.mktemp("runs") / "better"
-    result = train(server, tmp_path_factory.mktemp("hf-home"), tiny_model, out, "--lr", "1e-2", *STSB_EVALS,
+    result = train(server, tmp_path_factory.mktemp("hf-home"), tiny_model, out, "--lr", "1e-2", *EVALS,
                    "--push", "--repo-id", "team/better", "--against", "team/worse", "--token-file", tokens.alice)
     return SimpleNamespace(result=result, out=out)
 
@@ -205,9 +215,10 @@ def test_a_degraded_run_is_refused_and_nothing_reaches_the_hub(worse, tokens):
     assert refused.returncode == 3, refused.stderr[-3000:]
     assert "Done in" in refused.stdout and "Traceback" not in refused.stderr  # trained and saved, then refused
     errors = [ln for ln in refused.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 2 and all(ln.startswith("error: push refused: ") for ln in errors), refused.stderr
-    assert errors[0].startswith("error: push refused: headline STSB test spearman_cosine: ")
-    assert errors[1].startswith("error: push refused: general STSBenchmark test cosine_spearman: ")
+    assert len(errors) == 3 and all(ln.startswith("error: push refused: ") for ln in errors), refused.stderr
+    assert errors[0].startswith(f"error: push refused: headline {HEADLINE}: ")
+    assert errors[1].startswith("error: push refused: general STSB validation spearman_cosine: ")
+    assert errors[2].startswith("error: push refused: general STSB test spearman_cosine: ")
     assert refused.stderr.strip().splitlines()[-1] == worse.line
     assert worse.anyway == ["hubembed", "push", str(worse.out), "--repo-id", "team/worse", "--ignore-gate",
                             "--token-file", tokens.alice]
@@ -215,7 +226,7 @@ def test_a_degraded_run_is_refused_and_nothing_reaches_the_hub(worse, tokens):
     assert all((worse.out / n).is_file() for n in ("model.safetensors", "hubembed_run.yaml", "metrics.json", "README.md"))
     assert not list(worse.out.parent.glob(".*partial"))
     assert worse.gate["passed"] is False and worse.gate["overridden"] is False
-    assert [c["passed"] for c in worse.gate["conditions"]] == [False, False]
+    assert [c["passed"] for c in worse.gate["conditions"]] == [False, False, False]
 
 
 def test_the_override_pushes_and_records_it(worse, client, tmp_path):
@@ -234,7 +245,7 @@ def test_the_pushed_card_records_the_override(worse, client, tmp_path):
     card = Path(hf_hub_download("team/worse", "README.md", endpoint=client.endpoint, token=ALICE,
                                 cache_dir=tmp_path / "c")).read_text()
     assert "### Push gate" in card and "--ignore-gate" in card and "refused" in card
-    assert "headline STSB test spearman_cosine: " in card  # each condition is listed
+    assert f"headline {HEADLINE}: " in card  # each condition is listed
 
 
 def test_against_a_worse_team_model_passes_and_pushes(better, client):
@@ -245,7 +256,7 @@ def test_against_a_worse_team_model_passes_and_pushes(better, client):
     assert decision["passed"] is True and decision["against"] == "team/worse"
     against = decision["conditions"][-1]
     assert against["passed"] is True and against["what"].startswith("--against team/worse: ")
-    assert "spearman_cosine on test of PhilipMay/stsb-multi-mt@30de0dec" in against["what"]
+    assert held_out_data(better.out) in against["what"]  # the same held-out rows: comparable
     assert exists(client, "team/better")
 
 
@@ -278,7 +289,7 @@ def test_a_run_without_scores_pushes_unchecked_and_its_card_is_not_comparable(se
     assert refused.exit_code == 3, refused.output
     errors = [ln for ln in refused.stderr.splitlines() if ln.startswith("error:")]
     assert errors == ["error: push refused: --against team/unscored: not comparable, their card has no "
-                      "spearman_cosine on test of PhilipMay/stsb-multi-mt@30de0dec"]
+                      f"{held_out_data(better.out)}"]
     assert not exists(client, "team/better-2")
 
 
