@@ -146,3 +146,44 @@ def test_held_out_rows_reach_neither_training_nor_the_miner(tiny_model):
     # mined negatives come from the training side only: no held-out text beyond those the training rows share
     shared = held_texts & trained_texts
     assert shared <= {t for column in held.train.column_names for t in held.train[column]}
+
+
+WITH_VALIDATION = '''
+from dataclasses import dataclass
+
+from hubembed.api import DataBuilder, tiny_rows
+
+
+@dataclass(frozen=True)
+class Params:
+    pass
+
+
+class WithValidation(DataBuilder):
+    """A source with its own validation split (as Hub datasets have)."""
+
+    name = "local.with-validation.v1"
+    summary = "tiny triplets with a validation split"
+    Params = Params
+    produces = ("triplet",)
+
+    def build(self, ctx, upstream):
+        from datasets import Dataset, DatasetDict
+
+        rows = tiny_rows("triplet", n=120)
+        train = {c: v[:80] for c, v in rows.items()}
+        validation = {c: v[80:] for c, v in rows.items()}
+        return DatasetDict({"train": Dataset.from_dict(train), "validation": Dataset.from_dict(validation)})
+'''
+
+
+def test_a_sources_validation_split_is_held_out_instead_of_a_cut(run_cli, tiny_model, tmp_path):
+    (tmp_path / "source.py").write_text(WITH_VALIDATION)
+    out = tmp_path / "out"
+    result = run_cli("train", "--code", str(tmp_path / "source.py"), "--plugin", "mnr", "--model", tiny_model,
+                     "--data", "local.with-validation", "--eval", "in-domain", "--max-steps", "2", "--batch-size", "8",
+                     "--precision", "fp32", "--output", str(out), env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    record = _record(out)
+    assert record["held_out"]["origin"] == "the source's validation split" and record["held_out"]["rows"] == 40
+    assert record["data"][0]["examples"] == 80  # every training row trains; the validation rows are scored
