@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -78,17 +79,29 @@ def _run_values(job: TrainJob) -> dict[str, Any]:
 
 
 def _evaluation_values(job: TrainJob) -> dict[str, Any]:
-    """Score the held-out rows `training.evals` times during the run (a share of the steps, so it holds for any
-    length); with `keep: best`, checkpoint at each evaluation and load the best one at the end."""
+    """Score the held-out rows `training.evals` times during the run, but at most every `logging_steps` steps (a
+    short run is not mostly evaluations and checkpoints); with `keep: best`, checkpoint at each evaluation and load
+    the best one at the end."""
     t = job.training
     if job.evaluator is None or t.evals <= 0:
         return {}
-    every = min(1 / t.evals, 0.99)  # below 1: a share of the total steps
+    every = max(math.ceil(total_steps(job) / t.evals), t.logging_steps)
     values: dict[str, Any] = dict(eval_strategy="steps", eval_steps=every)
     if t.keep == "best":
         values.update(load_best_model_at_end=True, metric_for_best_model=f"eval_{job.evaluator[1]}", greater_is_better=True,
                       save_strategy="steps", save_steps=every)  # the best must be a checkpoint to be loaded back
     return values
+
+
+def total_steps(job: TrainJob) -> int:
+    """The optimizer steps the run will take (max_steps, else the epochs over the data on every process)."""
+    from hubembed.launch import world_size
+
+    t = job.training
+    if t.max_steps > 0:
+        return t.max_steps
+    per_epoch = math.ceil(len(job.train_dataset) / (t.batch_size * world_size()))
+    return max(1, math.ceil(per_epoch * t.epochs))
 
 
 def arguments(job: TrainJob, overrides: Mapping[str, Any] | None = None) -> Any:

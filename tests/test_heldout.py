@@ -3,6 +3,7 @@ after, the best step kept; --eval-data and --no-held-out; too little data is one
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -56,7 +57,8 @@ def test_own_data_is_held_out_at_the_source_scored_before_and_after_and_leads(ru
     data = shared_data / "nli" / "snli_1.0_dev.csv"
     # hard negatives are mined after the cut: held-out rows must not reach the miner either
     result = run_cli("train", "--plugin", "mnr", "--model", tiny_model, "--data", str(data), *RUN, "--max-steps", "4",
-                     "--set", "eval.stsb.splits=[validation]", "--output", str(out), env={"OMP_NUM_THREADS": "1"})
+                     "--set", "eval.stsb.splits=[validation]", "--set", "training.logging_steps=1", "--output", str(out),
+                     env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     record = _record(out)
     held = record["held_out"]
@@ -78,17 +80,19 @@ def test_own_data_is_held_out_at_the_source_scored_before_and_after_and_leads(ru
 
 
 def test_the_best_step_is_kept_and_keep_last_keeps_the_last(run_cli, tiny_model, tmp_path):
+    """(Evaluations come at most every logging_steps steps; this run logs every 2 of its 20.)"""
     # a learning rate this high makes the tiny model's held-out score peak early, then fall
     runs = {}
     for keep in ("best", "last"):
         out = tmp_path / keep
         result = run_cli("train", "--plugin", "mnr", "--model", tiny_model, *RUN, "--max-steps", "20", "--lr", "0.02",
-                         "--eval", "in-domain", "--set", f"training.keep={keep}", "--output", str(out), env={"OMP_NUM_THREADS": "1"})
+                         "--eval", "in-domain", "--set", f"training.keep={keep}", "--set", "training.logging_steps=2",
+                         "--output", str(out), env={"OMP_NUM_THREADS": "1"})
         assert result.returncode == 0, result.stderr
         runs[keep] = (_record(out), (out / "model.safetensors").read_bytes())
     best, last = runs["best"][0], runs["last"][0]
     curve = _curve(best)
-    assert [s for s, _ in curve] == list(range(2, 21, 2))  # ten evaluations, the last step among them
+    assert [s for s, _ in curve] == list(range(2, 21, 2))  # ten evaluations (every logged step), the last among them
     first_max = max(curve, key=lambda p: p[1])[0]  # max() keeps the first of equal values, as the trainer does
     assert best["train"]["kept_step"] == first_max < 20
     assert _curve(last) == curve and last["train"]["kept_step"] is None
@@ -187,3 +191,17 @@ def test_a_sources_validation_split_is_held_out_instead_of_a_cut(run_cli, tiny_m
     record = _record(out)
     assert record["held_out"]["origin"] == "the source's validation split" and record["held_out"]["rows"] == 40
     assert record["data"][0]["examples"] == 80  # every training row trains; the validation rows are scored
+
+
+@pytest.mark.parametrize("steps, logging, every", [(405, 10, 41), (12, 10, 10), (20, 2, 2), (3, 10, 10)])
+def test_evaluations_come_ten_times_but_at_most_every_logged_step(steps, logging, every, tmp_path):
+    from hubembed import training
+    from hubembed.types import TrainingParams, TrainJob
+
+    job = TrainJob(model=None, loss=None, train_dataset=list(range(steps * 32)), output_dir=tmp_path,
+                   training=TrainingParams(logging_steps=logging), evaluator=(None, "held-out_cosine_ndcg@10"))
+    values = training._evaluation_values(job)
+    assert training.total_steps(job) == steps and values["eval_steps"] == values["save_steps"] == every
+    assert values["metric_for_best_model"] == "eval_held-out_cosine_ndcg@10" and values["load_best_model_at_end"]
+    last = training._evaluation_values(dataclasses.replace(job, training=TrainingParams(logging_steps=logging, keep="last")))
+    assert last == {"eval_strategy": "steps", "eval_steps": every}  # keep: last checkpoints as --save-steps says
