@@ -75,7 +75,6 @@ def context(
         "figures": {key: name for key, name in (("loss", LOSS_PNG), ("held_out", HELD_OUT_PNG)) if name in present},
         "held_out": record.held_out,
         "gate": record.gate,
-        "general": [row for row in scores if row["main"] and row["split"] != "held-out"],
         "eval_figures": [f for f in record.figures.values() if f.get("file") in present],
         "tags": _unique(
             ["sentence-transformers", "sentence-similarity", "feature-extraction", "hubembed"]
