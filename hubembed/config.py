@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import yaml
 
-from hubembed.errors import ConfigError, HubembedError
+from hubembed.errors import ConfigError, DataError, HubembedError
 from hubembed.registry import DEFAULT_TRAINER, HELD_OUT_EVALUATORS, defaults_of
 from hubembed.types import Plugin, TrainingParams
 
@@ -138,7 +138,7 @@ def _override(cfg: RunConfig, key: str, value: Any) -> RunConfig:
         if step is None:
             raise ConfigError(f"--set {key}: no {head} chosen yet; pass --plugin NAME first")
         return dataclasses.replace(cfg, **{head: Step(step.name, {**step.params, rest: value})})
-    if head in ("data", "eval") and rest:
+    if head in ("data", "eval", "eval_data") and rest:
         steps = getattr(cfg, head)
         if steps is None:
             raise ConfigError(
@@ -147,7 +147,7 @@ def _override(cfg: RunConfig, key: str, value: Any) -> RunConfig:
         return dataclasses.replace(cfg, **{head: _override_steps(steps, head, rest, value)})
     raise ConfigError(
         f"--set {key}: unknown key; use model, output, training.FIELD, loss.PARAM, trainer.PARAM, "
-        f"data.PARAM (or data.N.PARAM / data.NAME.PARAM), eval.NAME.PARAM"
+        f"data.PARAM (or data.N.PARAM / data.NAME.PARAM), eval.NAME.PARAM, eval_data.PARAM"
     )
 
 
@@ -325,10 +325,18 @@ def resolve(cfg: RunConfig, reg: Any = None, say: Callable[[str], None] | None =
         eval=[_resolve_step(reg, "evaluator", s, f"eval.{i}") for i, s in enumerate(cfg.eval)],
         training=make_params(TrainingParams, cfg.training, "training"),
         output=cfg.output,
-        eval_data=[_resolve_step(reg, "data", s, f"eval_data.{i}") for i, s in enumerate(cfg.eval_data)],
+        eval_data=_resolve_eval_data(reg, cfg.eval_data),
     )
     _note_superseded(reg, run.steps(), say)
     return run
+
+
+def _resolve_eval_data(reg: Any, steps: tuple[Step, ...]) -> list[ResolvedStep]:
+    """The --eval-data step; a builder's hint names `--set data.X` (it is written for --data), here eval_data.X."""
+    try:
+        return [_resolve_step(reg, "data", s, f"eval_data.{i}") for i, s in enumerate(steps)]
+    except DataError as err:
+        raise DataError(str(err).replace("--set data.", "--set eval_data.")) from None
 
 
 def resolve_data(steps: tuple[Step, ...], reg: Any = None, say: Callable[[str], None] | None = None) -> list[ResolvedStep]:

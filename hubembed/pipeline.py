@@ -121,8 +121,7 @@ def _run(run: ResolvedRun, shapes: list[str], precision: str, out: Path, stage: 
                         eval_s=round(sum(float(e.get("eval_runtime", 0.0)) for e in result.log_history), 2),
                         eval_metric=f"eval_{job.evaluator[1]}" if job.evaluator else None)
     _say_kept(train, log)
-    record = _record(run, base, data_report, before, train, weights, started)
-    record = dataclasses.replace(record, held_out=held.facts() if held else None)
+    record = _record(run, base, data_report, before, train, weights, started, held)
     return _finish(run, job.model, eval_ctx, record, stage, out, log, started)
 
 
@@ -567,7 +566,7 @@ def draw_figures(evaluators: list[ResolvedStep], model: Any, folder: Path, ctx: 
 
 
 def _record(run: ResolvedRun, base: Any, data_report: list[DataStepReport], before: list[Score], train: TrainReport,
-            weights: dict[str, Any], started: float) -> RunRecord:
+            weights: dict[str, Any], started: float, held: Any = None) -> RunRecord:
     from hubembed import __version__
 
     return RunRecord(
@@ -585,6 +584,7 @@ def _record(run: ResolvedRun, base: Any, data_report: list[DataStepReport], befo
         weights=weights,
         loss={"name": run.loss.info.name, "stats": dict(run.loss.plugin.stats)},  # filled by its build()
         plugins={step.info.name: plugin_facts(step.plugin) for step in run.steps()},
+        held_out=held.facts() if held else None,
     )
 
 

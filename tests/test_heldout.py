@@ -205,3 +205,15 @@ def test_evaluations_come_ten_times_but_at_most_every_logged_step(steps, logging
     assert values["metric_for_best_model"] == "eval_held-out_cosine_ndcg@10" and values["load_best_model_at_end"]
     last = training._evaluation_values(dataclasses.replace(job, training=TrainingParams(logging_steps=logging, keep="last")))
     assert last == {"eval_strategy": "steps", "eval_steps": every}  # keep: last checkpoints as --save-steps says
+
+
+def test_an_eval_data_file_with_other_columns_is_mapped_with_eval_data_params(run_cli, tiny_model, shared_data, tmp_path):
+    mine = tmp_path / "mine.csv"
+    mine.write_text("q,a\nwhat is it,this\n")
+    args = ("train", "--plugin", "mnr", "--model", tiny_model, "--data", str(shared_data / "nli" / "snli_1.0_dev.csv"),
+            "--max-steps", "1", "--eval-data", str(mine), "--output", str(tmp_path / "out"))
+    unmapped = run_cli(*args)
+    assert unmapped.returncode == 2 and "map yours with --set eval_data.columns=" in unmapped.stderr, unmapped.stderr
+    mapped = run_cli(*args, "--set", "eval_data.columns={anchor: q, positive: a}")  # now read, but pairs for triplets
+    assert mapped.returncode == 2 and "--eval-data: pairs cannot give triplet rows" in mapped.stderr, mapped.stderr
+    assert not (tmp_path / "out").exists()

@@ -73,18 +73,11 @@ class InDomainEvaluator(Evaluator):
         return scores + (self._triplets(model, held.rows, negative, ctx) if negative else [])
 
     def training_evaluator(self, ctx: EvalContext, texts: int) -> tuple[Any, str] | None:
-        from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-
         held = ctx.held_out
         if held is None or held.shape not in RETRIEVAL:
             return None
         rows = max(32, texts // (len(held.rows.column_names) + 1))  # its rows' texts plus as many distractors
-        task = self.retrieval(held, rows, rows)
-        evaluator = InformationRetrievalEvaluator(task.queries, task.corpus, task.relevant, name="held-out",
-                                                  batch_size=ctx.batch_size, ndcg_at_k=[10], mrr_at_k=[10],
-                                                  precision_recall_at_k=[10], accuracy_at_k=[1], map_at_k=[10],
-                                                  show_progress_bar=False, write_csv=False)
-        return evaluator, "held-out_cosine_ndcg@10"
+        return _ir_evaluator(self.retrieval(held, rows, rows), "held-out", ctx), "held-out_cosine_ndcg@10"
 
     def headline(self, scores: list[Score]) -> Score | None:
         lead = [s for s in scores if s.metric == "ndcg_at_10"]
@@ -109,12 +102,7 @@ class InDomainEvaluator(Evaluator):
         return Retrieval({q: text for text, q in query_id.items()}, corpus, relevant)
 
     def _retrieval(self, model: Any, task: Retrieval, ctx: EvalContext) -> list[Score]:
-        from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-
-        result = InformationRetrievalEvaluator(task.queries, task.corpus, task.relevant, name="in-domain",
-                                               batch_size=ctx.batch_size, ndcg_at_k=[10], mrr_at_k=[10],
-                                               precision_recall_at_k=[1, 10], accuracy_at_k=[1], map_at_k=[10],
-                                               show_progress_bar=False, write_csv=False)(model)
+        result = _ir_evaluator(task, "in-domain", ctx)(model)
         return [_score(ctx.held_out, "retrieval", "Retrieval", metric, result[f"in-domain_cosine_{key}"], metric == "ndcg_at_10")
                 for key, metric in IR_METRICS.items()]
 
@@ -133,6 +121,15 @@ class InDomainEvaluator(Evaluator):
                                               write_csv=False)(model)
         return [_score(ctx.held_out, "similarity", "semantic-similarity", "spearman_cosine",
                        result["in-domain_spearman_cosine"], True)]
+
+
+def _ir_evaluator(task: Retrieval, name: str, ctx: EvalContext) -> Any:
+    """sentence-transformers' InformationRetrievalEvaluator on `task`, computing the metrics IR_METRICS reads."""
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    return InformationRetrievalEvaluator(task.queries, task.corpus, task.relevant, name=name, batch_size=ctx.batch_size,
+                                         ndcg_at_k=[10], mrr_at_k=[10], precision_recall_at_k=[1, 10], accuracy_at_k=[1],
+                                         map_at_k=[10], show_progress_bar=False, write_csv=False)
 
 
 def _pairs(ds: Any, train: Any, shape: str) -> tuple[list[tuple[str, str]], list[str], list[str]]:
